@@ -1,0 +1,16 @@
+"""Instructor-side pytest set-up: tests import `llmlab` as the reference (llmlab/ + solutions/ overlaid),
+unless LLMLAB_TARGET=student (the committed stubs, as students receive them)."""
+import os
+import sys
+import tempfile
+
+from grading.overlay import build_overlay
+
+if os.environ.get("LLMLAB_TARGET", "reference") == "reference":
+    assert "llmlab" not in sys.modules, "llmlab was imported before the reference overlay was set up"
+    _overlay = str(build_overlay(tempfile.mkdtemp(prefix="llmlab-reference-")))
+    sys.path.insert(0, _overlay)
+    import llmlab  # noqa: E402 - bind the name now: pytest later puts the repository root first on sys.path
+
+    assert llmlab.__file__.startswith(_overlay), llmlab.__file__
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [_overlay, os.environ.get("PYTHONPATH")]))
