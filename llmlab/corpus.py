@@ -69,7 +69,13 @@ def _choice(weights: dict) -> list:
 
 
 # ---- the grammar: nonterminal -> [(weight, symbols)]; a symbol is a word or a nonterminal -------------------
-# Nonterminal names are ASCII, words are Chinese. ("list", category) is a list of distinct items (see _rules).
+# Nonterminal names are ASCII, words are Chinese. A list of distinct items is a tuple (see _list).
+
+
+def _list(category: str, used: tuple = (), more: bool = True) -> tuple:
+    """The nonterminal "a list of items of `category`, none in `used`"; `more=False` means one last item."""
+    return ("list", category, used, more)
+
 
 GRAMMAR = {
     "Sentence": [(1.0, ("Clauses", "。"))],
@@ -79,7 +85,7 @@ GRAMMAR = {
         (0.06, ("UniversityInCity",)),                            # 南京大学在南京
         (0.06, ("University", "的", "Campus", "很", "CampusAdj")),  # 南京大学的图书馆很大
         (0.14, ("Person", "在", "PlaceActivity")),                 # 小明在图书馆看书
-        (0.12, ("Person", "喜欢", "吃", ("list", "food"))),         # 我喜欢吃包子、饺子和面条
+        (0.12, ("Person", "喜欢", "吃", _list("food"))),           # 我喜欢吃包子、饺子和面条
         (0.08, ("CityFood", "很", "好吃")),                        # 南京的盐水鸭很好吃
         (0.12, ("Day", "City", "Weather")),                       # 今天南京下雨
         (0.06, ("Student", "是", "University", "School", "的", "学生")),  # 小明是南京大学数学系的学生
@@ -87,7 +93,7 @@ GRAMMAR = {
     ],
     "University": _choice(UNIVERSITIES),
     "School": _choice(SCHOOLS),
-    "SchoolCourses": [(w, (school, "的", "课程", "有", ("list", school))) for school, w in SCHOOLS.items()],
+    "SchoolCourses": [(w, (school, "的", "课程", "有", _list(school))) for school, w in SCHOOLS.items()],
     "UniversityInCity": [(w, (u, "在", UNIVERSITY_CITY[u])) for u, w in UNIVERSITIES.items()],
     "Campus": _choice(CAMPUS),
     "CampusAdj": _choice(CAMPUS_ADJECTIVES),
@@ -115,8 +121,8 @@ def _list_rules(category: str, used: tuple, more: bool) -> list:
         rest = used + (item,)
         tails = [(1.0, ())]
         if more and len(items) > 1:
-            tails = [(P_LIST_AND, ("和", ("list", category, rest, False))),
-                     (P_LIST_MORE, ("、", ("list", category, rest, True))),
+            tails = [(P_LIST_AND, ("和", _list(category, rest, more=False))),
+                     (P_LIST_MORE, ("、", _list(category, rest))),
                      (P_LIST_END, ())]
         rules += [(p / total * q, (item,) + tail) for q, tail in tails]
     return rules
@@ -124,8 +130,8 @@ def _list_rules(category: str, used: tuple, more: bool) -> list:
 
 def _rules(symbol) -> list:
     """[(probability, symbols)] for a nonterminal; the probabilities sum to 1."""
-    if isinstance(symbol, tuple):  # ("list", category[, used, more])
-        _, category, used, more = symbol + ((), True)[len(symbol) - 2:]
+    if isinstance(symbol, tuple):
+        _, category, used, more = symbol
         return _list_rules(category, used, more)
     rules = GRAMMAR[symbol]
     total = sum(w for w, _ in rules)
@@ -139,7 +145,7 @@ def is_word(symbol) -> bool:
 def words() -> list[str]:
     """Every word the grammar can produce, longest first (the order a longest-match segmenter tries them)."""
     found = {s for rules in GRAMMAR.values() for _, symbols in rules for s in symbols if is_word(s)}
-    found |= {w for items in LISTS.values() for w in items}
+    found |= {w for items in LISTS.values() for w in items} | {"和", "、"}  # list items and joiners
     return sorted(found, key=lambda w: (-len(w), w))
 
 

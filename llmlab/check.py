@@ -1,0 +1,35 @@
+"""check("t01_top_k"): run one exercise's public tests from a notebook and say plainly how it went."""
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from llmlab.tasks import BY_ID
+
+
+def _tests_dir() -> Path:
+    for folder in [Path.cwd(), *Path.cwd().parents]:
+        if (folder / "tests" / "adapters.py").is_file():
+            return folder / "tests"
+    raise FileNotFoundError("cannot find the tests/ folder (with adapters.py) above " + str(Path.cwd()))
+
+
+def check(task_id: str) -> None:
+    """Run the public tests of `task_id`. Prints a pass line; raises NotImplementedError while the stub is
+    untouched, AssertionError (with the failing tests) when some fail."""
+    if task_id not in BY_ID:
+        raise ValueError(f"task_id {task_id!r} is not a task; see llmlab/tasks.py")
+    tests = _tests_dir()
+    result = subprocess.run([sys.executable, "-m", "pytest", str(tests), "--task", task_id, "-q", "--tb=line",
+                             "-p", "no:cacheprovider", "-W", "ignore"],
+                            cwd=tests.parent, capture_output=True, text=True)
+    output = result.stdout + result.stderr
+    summary = output.strip().splitlines()[-1] if output.strip() else ""
+    if result.returncode == 0:
+        print(f"✅ {task_id}: public tests pass ({summary.strip('= ')})")
+        return
+    todo = re.search(r"NotImplementedError: (t\d\d_\w+: [^\n']+)", output)
+    if todo:
+        raise NotImplementedError(todo.group(1))
+    failures = [line for line in output.splitlines() if line.startswith(("FAILED", "ERROR")) or ": in " in line]
+    raise AssertionError(f"{task_id}: public tests fail ({summary.strip('= ')})\n" + "\n".join(failures[:20]))

@@ -1,0 +1,67 @@
+"""Notebook 05: the KV cache.
+
+In decoding, each new token's query must attend to the keys and values of every earlier token. Those K and V
+never change once computed, so we keep them in a cache instead of recomputing the whole sequence each step.
+Only K and V are reused: Q belongs to the new token alone.
+"""
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from llmlab.model import RotaryEmbedding, apply_rope
+
+
+class KVCache(nn.Module):
+    """A preallocated cache of keys and values for every layer (as in gpt-fast).
+
+    Buffers `k` and `v` have shape (n_layers, batch_size, n_kv_heads, max_seq_len, head_dim); layer i's cache
+    is `k[i]`, shape (B, nkv, S_max, hd). `length` is the number of positions filled so far (0 when empty).
+
+    Args:
+        n_layers, batch_size, max_seq_len, n_kv_heads, head_dim: the sizes above (positive ints).
+        dtype, device: of the buffers.
+    """
+
+    def __init__(self, n_layers: int, batch_size: int, max_seq_len: int, n_kv_heads: int, head_dim: int,
+                 dtype=torch.float32, device=None):
+        super().__init__()
+        raise NotImplementedError('t05_kv_cache: implement KVCache.__init__ in llmlab/kv_cache.py (a preallocated KV cache)')
+
+    def update(self, layer: int, pos: int, k: torch.Tensor, v: torch.Tensor):
+        """Write the K/V of T new tokens at positions pos..pos+T-1 of `layer`; return that layer's K/V so far.
+
+        Args:
+            layer: which layer's cache, 0 <= layer < n_layers.
+            pos: the absolute position of the first new token (the number of tokens before it).
+            k, v: (B, nkv, T, hd), already rotated by RoPE.
+        Returns:
+            (k_all, v_all), each (B, nkv, pos+T, hd): every cached position of this layer up to the new ones.
+        Afterwards `length` is pos + T. Raises ValueError when pos + T exceeds max_seq_len.
+        """
+        raise NotImplementedError('t05_kv_cache: implement KVCache.update in llmlab/kv_cache.py (a preallocated KV cache)')
+
+    def reset(self):
+        """Empty the cache (length 0) so that it can serve a new sequence."""
+        raise NotImplementedError('t05_kv_cache: implement KVCache.reset in llmlab/kv_cache.py (a preallocated KV cache)')
+
+    def memory_bytes(self) -> int:
+        """Bytes held by the buffers: 2 (K and V) * L * B * S_max * nkv * hd * bytes per element."""
+        raise NotImplementedError('t05_kv_cache: implement KVCache.memory_bytes in llmlab/kv_cache.py (a preallocated KV cache)')
+
+
+def cached_attention(q, k, v, cache: KVCache, layer: int, pos: int, rope: RotaryEmbedding):
+    """Causal attention of T new tokens over everything in the cache, writing their K/V into it.
+
+    Args:
+        q: (B, nh, T, hd) queries of the new tokens, before RoPE.
+        k, v: (B, nkv, T, hd) keys and values of the new tokens, before RoPE. nh is a multiple of nkv (GQA):
+            query head i uses key/value head i // (nh // nkv).
+        cache: the KVCache; `layer` is this layer's index in it.
+        pos: the absolute position of the first new token; the cache already holds positions 0..pos-1.
+        rope: `cos, sin = rope(positions)` gives the RoPE tables, (T, hd) each; apply them with
+            `llmlab.model.apply_rope(x, cos, sin)`.
+    Returns:
+        (B, nh, T, hd): softmax(q k^T / sqrt(hd) + mask) v, where new token i (position pos+i) sees the
+        positions j <= pos + i (a causal mask aligned to the bottom right).
+    """
+    raise NotImplementedError('t05_cached_attention: implement cached_attention in llmlab/kv_cache.py (attention over a KV cache)')

@@ -1,0 +1,21 @@
+"""Public test set-up. `pytest --task t01_top_k` runs only the tests of one exercise."""
+import pytest
+
+from llmlab.tasks import TASK_IDS
+
+
+def pytest_addoption(parser):
+    parser.addoption("--task", action="append", default=[], choices=TASK_IDS,
+                     help="run only the tests marked with this task ID (repeatable)")
+
+
+def pytest_collection_modifyitems(config, items):
+    wanted = set(config.getoption("--task"))
+    if not wanted:
+        return
+    keep, drop = [], []
+    for item in items:
+        marker = item.get_closest_marker("task")
+        (keep if marker and marker.args[0] in wanted else drop).append(item)
+    config.hook.pytest_deselected(items=drop)
+    items[:] = keep
