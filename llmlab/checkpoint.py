@@ -111,12 +111,18 @@ def load_state_dict(directory) -> dict[str, torch.Tensor]:
     return state
 
 
+def _checkpoint_dir(path) -> Path:
+    """path, else $LLMLAB_CHECKPOINT (a local checkpoint of one's own), else the shipped tiny model."""
+    return Path(path or os.environ.get("LLMLAB_CHECKPOINT") or SHIPPED)
+
+
 def load_model(path=None, device=None, dtype=None) -> Llama:
-    """A Llama built from a local checkpoint directory (default: the shipped tiny model), ready for inference.
+    """A Llama built from a local checkpoint directory (default: $LLMLAB_CHECKPOINT, else the shipped tiny
+    model), ready for inference.
 
     dtype defaults to float32 on CPU and to the checkpoint's own dtype elsewhere (pass torch.bfloat16 or
     torch.float16 to choose)."""
-    directory = Path(path) if path is not None else SHIPPED
+    directory = _checkpoint_dir(path)
     if not directory.is_dir():
         raise CheckpointError(f"{directory}: not a directory")
     config = load_config(directory)
@@ -149,7 +155,7 @@ def load_model(path=None, device=None, dtype=None) -> Llama:
 
 def load_tokenizer(path=None) -> Tokenizer:
     """The `tokenizers.Tokenizer` of a checkpoint directory's tokenizer.json (default: the shipped model)."""
-    file = (Path(path) if path is not None else SHIPPED) / "tokenizer.json"
+    file = _checkpoint_dir(path) / "tokenizer.json"
     if not file.is_file():
         raise CheckpointError(f"{file}: file not found")
     try:
