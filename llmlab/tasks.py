@@ -38,7 +38,7 @@ TASKS = [
     Task("t02_pipeline", "processors", 4, "the logits processor chain in transformers' order", ("process_logits",)),
     Task("t03_generate_naive", "generation", 4, "autoregressive generation without a cache", ("generate_naive",)),
     Task("t03_prefill_decode", "generation", 6, "prefill then decode with a KV cache, TTFT and TPOT", ("prefill_decode",)),
-    Task("t04_flops", "flops", 10, "FLOPs of a decoder layer, of decoding, and of LLaMA", ("matmul_flops", "attention_flops", "mlp_flops", "layer_flops", "decode_step_flops", "generation_flops", "llama_layer_flops")),
+    Task("t04_flops", "flops", 10, "FLOPs of a decoder layer, of decoding, and of LLaMA", ("matmul_flops", "attention_flops", "mlp_flops", "layer_flops", "decode_step_flops", "generation_flops", "llama_layer_flops", "llama_forward_flops")),
     Task("t05_kv_cache", "kv_cache", 8, "a preallocated KV cache", ("KVCache",)),
     Task("t05_cached_attention", "kv_cache", 12, "attention over a KV cache", ("cached_attention",)),
 ]
