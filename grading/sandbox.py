@@ -27,7 +27,7 @@ class Sandbox:
         self.target = Path(target).resolve()
         self.timeout = timeout
         self.workdir = Path(tempfile.mkdtemp(prefix="llmlab-sandbox-"))
-        for source in (ROOT / "grading" / "worker.py", ROOT / "tests" / "adapters.py"):
+        for source in (ROOT / "grading" / "worker.py", ROOT / "tests" / "adapters.py", ROOT / "grading" / "doubles.py"):
             shutil.copy2(source, self.workdir / source.name)
         self.log = self.workdir / "student-output.log"
         self.process = None

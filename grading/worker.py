@@ -36,6 +36,8 @@ def main(log_path: str):
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     import adapters                                 # the grader's copy, beside this file
+    import doubles                                  # grading-only test doubles, as extra scenarios
+    doubles.register(adapters)
     while (frame := read_frame(requests)) is not None:
         try:
             name, args, kwargs = adapters.decode(frame)
