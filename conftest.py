@@ -14,3 +14,16 @@ if os.environ.get("LLMLAB_TARGET", "reference") == "reference":
 
     assert llmlab.__file__.startswith(_overlay), llmlab.__file__
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [_overlay, os.environ.get("PYTHONPATH")]))
+
+
+def pytest_configure(config):
+    # Execute the student notebooks with nbval (lax: only cells marked NBVAL_CHECK_OUTPUT compare outputs).
+    config.option.nbval_lax = True
+    config.option.nbval_cell_timeout = 600
+
+
+def pytest_terminal_summary(terminalreporter):
+    seconds = sum(report.duration for reports in terminalreporter.stats.values() for report in reports
+                  if getattr(report, "when", None) == "call" and ".ipynb::" in getattr(report, "nodeid", ""))
+    if seconds:
+        terminalreporter.write_line(f"notebooks under nbval: {seconds:.0f} s of cell execution in total")

@@ -26,7 +26,7 @@ def check(task_id: str) -> None:
     output = result.stdout + result.stderr
     summary = output.strip().splitlines()[-1] if output.strip() else ""
     if result.returncode == 0:
-        print(f"✅ {task_id}: public tests pass ({summary.strip('= ')})")
+        print(f"✓ {task_id}: public tests pass ({summary.strip('= ')})")
         return
     todo = re.search(r"NotImplementedError: (t\d\d_\w+: [^\n']+)", output)
     if todo:
