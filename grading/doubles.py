@@ -134,15 +134,6 @@ def trusted_cached_attention(q, k, v, cache, layer, pos, rope):
     return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
 
 
-def rope_for(rope_config: dict):
-    """llmlab.model.RotaryEmbedding from plain data: {"head_dim", "rope_theta", optional "rope_scaling"}."""
-    from llmlab.model import LlamaConfig, RotaryEmbedding
-    hd = rope_config["head_dim"]
-    return RotaryEmbedding(LlamaConfig(hidden_size=hd, num_attention_heads=1, head_dim=hd,
-                                       rope_theta=rope_config.get("rope_theta", 10000.0),
-                                       rope_scaling=rope_config.get("rope_scaling")))
-
-
 def cached_attention_trusted_cache(q, k, v, past_k, past_v, layer, rope_config, n_layers=2, max_seq_len=None):
     """The student's cached_attention on one step, with a TrustedKVCache already holding past_k/past_v
     (B, nkv, P, hd, post-RoPE) in `layer`: {"out": (B, nh, T, hd), "k"/"v": the layer's cache afterwards,
@@ -153,7 +144,7 @@ def cached_attention_trusted_cache(q, k, v, past_k, past_v, layer, rope_config, 
     cache = TrustedKVCache(n_layers, B, max_seq_len or P + T, nkv, hd, dtype=q.dtype)
     if P:
         cache.update(layer, 0, past_k, past_v)
-    out = cached_attention(q, k, v, cache, layer, P, rope_for(rope_config))
+    out = cached_attention(q, k, v, cache, layer, P, _adapters.build_rope(rope_config))
     n = cache.length
     return {"out": out, "k": cache.k[layer, :, :, :n], "v": cache.v[layer, :, :, :n], "length": n}
 

@@ -207,7 +207,7 @@ def process_logits(logits, input_ids, prompt_length, **kwargs):
 
 @scenario
 def generate_naive(spec, input_ids, max_new_tokens):
-    """(tokens, number of step times)"""
+    """(tokens, step times)"""
     from llmlab.generation import generate_naive
     out = generate_naive(build_model(spec), input_ids, max_new_tokens)
     return out.tokens, [float(t) for t in out.step_times]
@@ -230,6 +230,15 @@ def flops(name, *args, **kwargs):
     return value if type(value) in (int, float) else float(value)
 
 
+@scenario
+def llama_forward_flops(config, b, s):
+    """llmlab.flops.llama_forward_flops(LlamaConfig(**config), b, s)"""
+    from llmlab.flops import llama_forward_flops
+    from llmlab.model import LlamaConfig
+    value = llama_forward_flops(LlamaConfig(**config), b, s)
+    return value if type(value) in (int, float) else float(value)
+
+
 # ---- notebook 05, KV cache --------------------------------------------------------------------------------
 
 @scenario
@@ -237,8 +246,11 @@ def kv_cache(sizes, ops):
     """Build KVCache(**sizes) and run ops on it; returns one result per op.
 
     ops: ("update", layer, pos, k, v) -> [k_all, v_all]; ("length",) -> int; ("reset",) -> None;
-    ("memory_bytes",) -> int; ("buffers",) -> [k, v] (the full preallocated buffers)."""
+    ("memory_bytes",) -> int; ("buffers",) -> [k, v] (the full preallocated buffers).
+    sizes["dtype"], if given, is a name such as "float16"."""
     from llmlab.kv_cache import KVCache
+    if "dtype" in sizes:
+        sizes = dict(sizes, dtype=getattr(torch, sizes["dtype"]))
     cache = KVCache(**sizes)
     results = []
     for op, *args in ops:
@@ -267,3 +279,26 @@ def cached_logits(spec, input_ids, chunks):
             out.append(model(input_ids[:, start:start + size], cache))
             start += size
     return torch.cat(out, dim=1)
+
+
+def build_rope(rope_config: dict):
+    """llmlab.model.RotaryEmbedding from plain data: {"head_dim", "rope_theta", optional "rope_scaling"}."""
+    from llmlab.model import LlamaConfig, RotaryEmbedding
+    hd = rope_config["head_dim"]
+    return RotaryEmbedding(LlamaConfig(hidden_size=hd, num_attention_heads=1, head_dim=hd,
+                                       rope_theta=rope_config.get("rope_theta", 10000.0),
+                                       rope_scaling=rope_config.get("rope_scaling")))
+
+
+@scenario
+def cached_attention(q, k, v, past_k, past_v, layer, rope_config, n_layers=2):
+    """One cached_attention call on a KVCache(n_layers, B, P+T, nkv, hd) whose `layer` already holds past_k,
+    past_v (B, nkv, P, hd) at positions 0..P-1 (see build_rope for rope_config).
+    Returns (out (B, nh, T, hd), cache length afterwards)."""
+    from llmlab.kv_cache import KVCache, cached_attention
+    B, nkv, P, hd = past_k.shape
+    cache = KVCache(n_layers, B, P + k.shape[2], nkv, hd, dtype=q.dtype)
+    if P:
+        cache.update(layer, 0, past_k, past_v)
+    out = cached_attention(q, k, v, cache, layer, P, build_rope(rope_config))
+    return out, cache.length

@@ -1,0 +1,134 @@
+"""llmlab's Llama (llmlab/model.py, no cache) against transformers' LlamaForCausalLM, and llmlab.checkpoint's
+loading and its errors. The model is given code, not an exercise: these tests pass from the start."""
+import json
+
+import pytest
+import torch
+import transformers
+from safetensors.torch import save_file
+from transformers.models.llama.modeling_llama import LlamaRMSNorm
+
+from llmlab.checkpoint import CheckpointError, load_model, save_checkpoint
+from llmlab.model import RMSNorm
+from tests.random_llama import CONFIGS, random_ids, random_llama, to_hf
+
+ATOL = RTOL = 1e-4
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_logits_equal_transformers_eager(name):
+    model = random_llama(name, seed=1)
+    hf = to_hf(model)
+    ids = random_ids(model.config.vocab_size, batch=3, length=13, seed=2)
+    with torch.no_grad():
+        ours, theirs = model(ids), hf(ids).logits
+    assert ours.shape == theirs.shape == (3, 13, model.config.vocab_size) and ours.dtype == torch.float32
+    assert theirs.abs().max() > 1  # the weights are large enough for layout bugs to show
+    torch.testing.assert_close(ours, theirs, atol=ATOL, rtol=RTOL)
+
+
+def test_last_only_is_the_last_position():
+    model = random_llama("gqa_tied")
+    ids = random_ids(model.config.vocab_size, batch=2, length=5)
+    with torch.no_grad():
+        torch.testing.assert_close(model(ids, last_only=True), model(ids)[:, -1:], atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("eps", [1e-6, 1e-5])
+def test_rmsnorm_equals_transformers_on_small_activations(eps):
+    # the eps term only matters when mean(x^2) is comparable to it
+    torch.manual_seed(0)
+    x = 3e-3 * torch.randn(2, 5, 16)
+    ours, theirs = RMSNorm(16, eps), LlamaRMSNorm(16, eps=eps)
+    with torch.no_grad():
+        ours.weight.normal_(1, 0.3)
+        theirs.weight.copy_(ours.weight)
+        torch.testing.assert_close(ours(x), theirs(x), atol=1e-6, rtol=1e-5)
+        other = RMSNorm(16, 1e-5 if eps == 1e-6 else 1e-6)
+        other.weight.copy_(ours.weight)
+        assert (other(x) - theirs(x)).abs().max() > 1e-3  # so the comparison above can tell eps apart
+
+
+# ---- checkpoints ------------------------------------------------------------------------------------------
+
+def test_save_then_load_with_llmlab_and_transformers(tmp_path):
+    model = random_llama("gqa3_untied")
+    save_checkpoint(model, tmp_path)
+    ids = random_ids(model.config.vocab_size, batch=2, length=7)
+    hf = transformers.LlamaForCausalLM.from_pretrained(tmp_path, attn_implementation="eager")
+    with torch.no_grad():
+        torch.testing.assert_close(load_model(tmp_path, device="cpu")(ids), hf(ids).logits, atol=ATOL, rtol=RTOL)
+
+
+def test_sharded_transformers_checkpoint_loads(tmp_path):
+    model = random_llama("gqa_tied")
+    hf = to_hf(model)
+    hf.save_pretrained(tmp_path, max_shard_size="20KB")
+    assert (tmp_path / "model.safetensors.index.json").exists() and len(list(tmp_path.glob("*.safetensors"))) > 1
+    ids = random_ids(model.config.vocab_size, batch=2, length=7)
+    with torch.no_grad():
+        torch.testing.assert_close(load_model(tmp_path, device="cpu")(ids), hf(ids).logits, atol=ATOL, rtol=RTOL)
+
+
+@pytest.fixture
+def checkpoint(tmp_path):
+    save_checkpoint(random_llama("mha"), tmp_path)
+    return tmp_path
+
+
+def _edit_config(directory, **changes):
+    path = directory / "config.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), **changes}))
+
+
+def _break_missing_config(d):
+    (d / "config.json").unlink()
+    return "config.json"
+
+
+def _break_missing_weights(d):
+    (d / "model.safetensors").unlink()
+    return "model.safetensors"
+
+
+def _break_model_type(d):
+    _edit_config(d, model_type="gpt2")
+    return "config.json"
+
+
+def _break_shapes(d):
+    _edit_config(d, intermediate_size=65)
+    return "model.safetensors"
+
+
+def _break_corrupt_weights(d):
+    (d / "model.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all")
+    return "model.safetensors"
+
+
+def _break_pickle_only(d):
+    (d / "model.safetensors").rename(d / "pytorch_model.bin")
+    return "pytorch_model.bin"
+
+
+def _break_missing_shard(d):
+    from safetensors.torch import load_file
+    state = load_file(d / "model.safetensors")
+    names = sorted(state)
+    half = len(names) // 2
+    save_file({k: state[k] for k in names[:half]}, d / "model-00001-of-00002.safetensors")
+    weight_map = {k: ("model-00001-of-00002.safetensors" if i < half else "model-00002-of-00002.safetensors")
+                  for i, k in enumerate(names)}
+    (d / "model.safetensors.index.json").write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
+    (d / "model.safetensors").unlink()
+    return "model-00002-of-00002.safetensors"
+
+
+@pytest.mark.parametrize("breaker", [_break_missing_config, _break_missing_weights, _break_model_type,
+                                     _break_shapes, _break_corrupt_weights, _break_pickle_only,
+                                     _break_missing_shard], ids=lambda f: f.__name__.removeprefix("_break_"))
+def test_bad_checkpoint_raises_one_error_naming_the_file(checkpoint, breaker):
+    file = breaker(checkpoint)
+    with pytest.raises(CheckpointError) as error:
+        load_model(checkpoint, device="cpu")
+    assert file in str(error.value)
