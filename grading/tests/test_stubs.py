@@ -26,7 +26,7 @@ def test_task_names_exist_and_stub_raises_with_task_id(task):
     defined = {n.name for n in solution.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
     assert set(task.names) <= defined, f"{task.id}: {set(task.names) - defined} not in solutions/llmlab/{task.module}.py"
     stub = (ROOT / "llmlab" / f"{task.module}.py").read_text(encoding="utf-8")
-    assert f"NotImplementedError('{task.id}: implement" in stub
+    assert f"NotImplementedError('{task.id}: implement" in stub or f'NotImplementedError("{task.id}: implement' in stub
     assert "### BEGIN SOLUTION" not in stub and "### END SOLUTION" not in stub
 
 
