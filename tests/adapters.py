@@ -281,6 +281,20 @@ def cached_logits(spec, input_ids, chunks):
     return torch.cat(out, dim=1)
 
 
+@scenario
+def cached_greedy(spec, input_ids, max_new_tokens):
+    """Greedy tokens (B, T + n) from a plain prefill + decode loop over the model's KV cache (KVCache and
+    cached_attention are exercised; the loop itself is not the student's)."""
+    model = build_model(spec)
+    cache = model.new_cache(input_ids.shape[0], input_ids.shape[1] + max_new_tokens)
+    tokens, step_input = [input_ids], input_ids
+    with torch.no_grad():
+        for _ in range(max_new_tokens):
+            step_input = model(step_input, cache)[:, -1].argmax(dim=-1, keepdim=True)  # (B, 1)
+            tokens.append(step_input)
+    return torch.cat(tokens, dim=1)
+
+
 def build_rope(rope_config: dict):
     """llmlab.model.RotaryEmbedding from plain data: {"head_dim", "rope_theta", optional "rope_scaling"}."""
     from llmlab.model import LlamaConfig, RotaryEmbedding

@@ -1,0 +1,58 @@
+"""Notebook 03: generation without a cache (t03_generate_naive) and with prefill + decode (t03_prefill_decode).
+
+Expected tokens come from transformers: LlamaForCausalLM.generate, greedy, on the same weights. prefill_decode
+runs on your KVCache and cached_attention (notebook 05), so finish those too before it can pass."""
+import pytest
+import torch
+
+from llmlab.checkpoint import SHIPPED, load_model
+from tests.adapters import call, model_spec
+from tests.random_llama import random_ids, random_llama, to_hf
+
+
+def hf_greedy(model, input_ids, n):
+    """transformers' greedy tokens (B, T + n) for a llmlab model's weights."""
+    hf = to_hf(model)
+    with torch.no_grad():
+        return hf.generate(input_ids, attention_mask=torch.ones_like(input_ids), max_new_tokens=n,
+                           min_new_tokens=n, do_sample=False, use_cache=True, pad_token_id=0)
+
+
+def check_generation(result, input_ids, n):
+    tokens, step_times = result
+    assert isinstance(tokens, torch.Tensor) and tokens.dtype == torch.int64, "tokens must be an int64 tensor"
+    assert tokens.shape == (input_ids.shape[0], input_ids.shape[1] + n), "tokens must be (B, T + n)"
+    assert torch.equal(tokens[:, :input_ids.shape[1]], input_ids), "tokens must start with the prompt"
+    assert len(step_times) == n, "one step time per generated token"
+    assert all(isinstance(t, float) and t > 0 for t in step_times), "step times are positive seconds"
+    return tokens
+
+
+@pytest.mark.task("t03_generate_naive")
+@pytest.mark.parametrize("name,batch,n", [("gqa_tied", 2, 6), ("gqa3_untied", 3, 4), ("mha", 1, 1)])
+def test_generate_naive_equals_transformers_greedy(name, batch, n):
+    model = random_llama(name)
+    input_ids = random_ids(model.config.vocab_size, batch, 5, seed=3)
+    tokens = check_generation(call("generate_naive", model_spec(model), input_ids, n), input_ids, n)
+    assert torch.equal(tokens, hf_greedy(model, input_ids, n))
+
+
+@pytest.mark.task("t03_prefill_decode")
+@pytest.mark.parametrize("name,batch,n", [("gqa_tied", 2, 6), ("gqa3_untied", 3, 5), ("llama3_mqa", 2, 4),
+                                          ("mha", 1, 1)])
+def test_prefill_decode_equals_transformers_greedy(name, batch, n):
+    model = random_llama(name)
+    input_ids = random_ids(model.config.vocab_size, batch, 7, seed=4)
+    tokens = check_generation(call("prefill_decode", model_spec(model), input_ids, n), input_ids, n)
+    assert torch.equal(tokens, hf_greedy(model, input_ids, n))
+
+
+@pytest.mark.task("t03_prefill_decode")
+@pytest.mark.skipif(not (SHIPPED / "config.json").exists(), reason="the shipped checkpoint is not there yet")
+def test_prefill_decode_equals_naive_and_transformers_on_the_shipped_model():
+    model = load_model(device="cpu")
+    input_ids = torch.tensor([[1, 5, 9, 20, 33], [1, 40, 41, 7, 8]]) % model.config.vocab_size
+    cached = check_generation(call("prefill_decode", "shipped", input_ids, 12), input_ids, 12)
+    naive = check_generation(call("generate_naive", "shipped", input_ids, 12), input_ids, 12)
+    assert torch.equal(cached, naive)
+    assert torch.equal(cached, hf_greedy(model, input_ids, 12))
