@@ -1,0 +1,12 @@
+"""Records the time since generation started (cumulative) instead of each step's own duration."""
+
+
+def generate_naive(model, input_ids, max_new_tokens):
+    ids, step_times = input_ids, []
+    start = time.perf_counter()
+    with torch.inference_mode():
+        for _ in range(max_new_tokens):
+            logits = model(ids)
+            ids = torch.cat([ids, logits[:, -1].argmax(dim=-1, keepdim=True)], dim=1)
+            step_times.append(time.perf_counter() - start)
+    return Generation(ids, step_times)
