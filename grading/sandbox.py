@@ -1,14 +1,33 @@
-"""The trusted side of the seam: run scenarios in a separate worker process that imports the submission.
+"""The trusted side of the seam: student code runs only in sandboxed processes, never in the grader's.
 
-`Sandbox(target).call(name, args, kwargs)` sends one scenario to the worker (started on first use, restarted
-after a crash or a time-out) and returns the decoded plain-data result. Nothing but encoded plain data crosses
-the pipe, in either direction.
+A `Jail` is one process started inside the sandbox: on Linux with bubblewrap (`bwrap`), else, loudly, as a
+plain subprocess with resource limits. `Sandbox(target).call(name, args, kwargs)` runs one scenario of
+tests/adapters.py in a worker jail (grading/worker.py) that imports the submission's package, and returns the
+decoded plain-data result. Nothing but encoded plain data crosses the pipes, in either direction; expected
+values never enter the sandbox.
+
+What the sandbox sees (bwrap): read-only /usr and the Python installation; a fresh /proc and /dev; a private,
+size-limited /tmp (the only writable place); the submission's package at /sandbox/pkg and the harness at
+/sandbox/harness, both read-only. No network (a new network namespace holds only its own loopback), no other
+process (a new PID namespace), nothing of the repository, solutions/, grading/ or other submissions.
+Limits (`Limits`): wall time per call and per submission, CPU time, address space, processes and threads,
+bytes printed, size of /tmp.
 """
+import atexit
+import fcntl
+import functools
+import json
 import os
+import resource
+import select
 import shutil
+import signal
+import struct
 import subprocess
 import sys
 import tempfile
+import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from grading import worker as protocol
@@ -16,63 +35,450 @@ from tests import adapters
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# Files the sandbox gets besides the submission's package (paths from the repository root), and the modules
+# the worker imports to register scenarios. Add e.g. grading/doubles.py to both lists for more scenarios;
+# files that do not exist are left out.
+HARNESS = ["grading/worker.py", "grading/nbrun.py", "tests/adapters.py", "grading/doubles.py"]
+SCENARIO_MODULES = ["tests.adapters", "grading.doubles"]
+
+INSIDE_PACKAGE, INSIDE_HARNESS = "/sandbox/pkg", "/sandbox/harness"
+UID_BASE = 2_100_000        # a root grader runs each live sandbox as its own unprivileged uid: UID_BASE + slot
+UID_SLOTS = 512
+FALLBACK_WARNING = """
+!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
+!! WARNING: student code runs WITHOUT a sandbox ({reason}).
+!! It runs as a plain subprocess with resource limits only: it can read and write whatever this user can and
+!! reach the network. Install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap) to grade safely.
+!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
+"""
+FALLBACK_NOTE = "graded WITHOUT a sandbox (bubblewrap unavailable on the grading machine): resource limits only"
+
 
 class SubmissionError(Exception):
-    """The submission's code raised, crashed or ran out of time; the message says which and why."""
+    """The submission's code raised, crashed or broke a limit; the message says which, for the student."""
 
 
-class Sandbox:
-    def __init__(self, target, timeout: float = 60.0):
-        """target: a directory holding the submission's `llmlab/` package."""
-        self.target = Path(target).resolve()
-        self.timeout = timeout
-        self.workdir = Path(tempfile.mkdtemp(prefix="llmlab-sandbox-"))
-        for source in (ROOT / "grading" / "worker.py", ROOT / "tests" / "adapters.py", ROOT / "grading" / "doubles.py"):
-            shutil.copy2(source, self.workdir / source.name)
-        self.log = self.workdir / "student-output.log"
-        self.process = None
+class TimeLimit(SubmissionError):
+    """A wall-clock time limit ran out."""
 
-    def _start(self):
-        env = {"PATH": os.environ.get("PATH", ""), "HOME": str(self.workdir), "PYTHONHASHSEED": "0",
-               "PYTHONPATH": os.pathsep.join([str(self.target), str(self.workdir)]),
-               "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
-        self.process = subprocess.Popen([sys.executable, str(self.workdir / "worker.py"),
-                                         str(self.log)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=subprocess.DEVNULL, cwd=self.workdir, env=env,
-                                        start_new_session=True)
 
-    def call(self, name, args=(), kwargs=None):
-        if self.process is None or self.process.poll() is not None:
-            self._start()
-        request = adapters.encode((name, tuple(args), dict(kwargs or {})))
+@dataclass
+class Limits:
+    """Resource limits of the sandbox; every one can be changed on the command line (see grading/README.md)."""
+    call_seconds: float = 60            # wall time of one scenario call (a hidden test makes one or a few)
+    submission_seconds: float = 900     # wall time of all hidden tests of a submission; again for its notebooks
+    cell_seconds: float = 300           # wall time of one notebook cell
+    cpu_seconds: int = 900              # CPU time of one sandboxed process
+    memory_mb: int = 4096               # address space of one sandboxed process
+    max_processes: int = 256            # processes and threads in one sandbox (fork bombs)
+    output_mb: int = 16                 # what the student's code may print (and the size of any file it writes)
+    tmp_mb: int = 256                   # the private, writable /tmp
+    reply_mb: int = 256                 # one result sent back from the sandbox
+    start_seconds: float = 120          # starting the worker (importing torch) before any student code runs
+
+    def to_env(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_env(cls) -> "Limits":
+        return cls(**json.loads(os.environ.get("LLMLAB_LIMITS") or "{}"))
+
+
+# ---- which sandbox ------------------------------------------------------------------------------------------
+
+@functools.cache
+def backend() -> str:
+    """"bwrap", or "none" (a plain subprocess) when bwrap is missing or cannot start here; LLMLAB_SANDBOX=
+    auto|bwrap|none chooses (bwrap: fail instead of falling back). Warns loudly, once per process, on "none"."""
+    choice = os.environ.get("LLMLAB_SANDBOX", "auto")
+    if choice not in ("auto", "bwrap", "none"):
+        raise ValueError(f"LLMLAB_SANDBOX must be auto, bwrap or none, got {choice!r}")
+    reason = "LLMLAB_SANDBOX=none"
+    if choice != "none":
+        reason = _bwrap_problem()
+        if reason is None:
+            return "bwrap"
+        if choice == "bwrap":
+            raise RuntimeError(f"LLMLAB_SANDBOX=bwrap, but bwrap cannot run here: {reason}")
+    print(FALLBACK_WARNING.format(reason=reason), file=sys.stderr, flush=True)
+    return "none"
+
+
+def _bwrap_problem() -> str | None:
+    if shutil.which("bwrap") is None:
+        return "bwrap is not installed"
+    with tempfile.TemporaryDirectory() as empty:
+        os.chmod(empty, 0o755)
+        argv = _bwrap_argv(Path(empty), Path(empty), Limits(), "/tmp") + [sys.executable, "-c", "pass"]
         try:
-            protocol.write_frame(self.process.stdin, request)
-            reply = self._read_reply()
-        except (BrokenPipeError, EOFError) as e:
-            self.close()
-            raise SubmissionError(f"the submission's process ended during {name!r} ({e})") from None
-        status, body = reply[:1], adapters.decode(reply[1:])
-        if status == b"R":
-            return body
-        kind, message = body
-        if kind == "NotImplementedError":
-            raise NotImplementedError(message)
-        raise SubmissionError(f"{kind}: {message}")
+            result = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=_environment(""))
+        except (OSError, subprocess.TimeoutExpired) as e:
+            return f"bwrap failed to start: {e}"
+    if result.returncode != 0:
+        return f"bwrap failed to start: {result.stderr.strip()[:300]}"
+    return None
 
-    def _read_reply(self) -> bytes:
-        import selectors
-        with selectors.DefaultSelector() as sel:
-            sel.register(self.process.stdout, selectors.EVENT_READ)
-            if not sel.select(self.timeout):
-                self.close()
-                raise SubmissionError(f"time limit of {self.timeout:.0f} s exceeded")
-        frame = protocol.read_frame(self.process.stdout)
-        if frame is None:
-            raise EOFError("no reply")
-        return frame
+
+def _bwrap_argv(package: Path, harness: Path, limits: Limits, cwd: str) -> list[str]:
+    """The bwrap command line up to (not including) the sandboxed command."""
+    argv = ["bwrap", "--die-with-parent", "--new-session"]
+    if os.geteuid() == 0:   # privileged bwrap: no user namespace; the harness then switches to its own uid
+        argv += ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
+                 "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+    else:
+        argv += ["--unshare-all"]
+    argv += ["--ro-bind", "/usr", "/usr"]
+    for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+        if os.path.islink(top):
+            argv += ["--symlink", os.readlink(top), top]
+        elif os.path.isdir(top):
+            argv += ["--ro-bind", top, top]
+    for name in ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "passwd", "group", "nsswitch.conf",
+                 "fonts", "alternatives", "mime.types"):
+        argv += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+    made = {"/", "/usr", "/tmp", "/etc"}
+    for prefix in sorted(_python_dirs()):
+        argv += _parents(prefix, made) + ["--ro-bind", prefix, prefix]
+    argv += ["--proc", "/proc", "--dev", "/dev",
+             "--perms", "1777", "--size", str(limits.tmp_mb << 20), "--tmpfs", "/tmp",
+             "--perms", "0755", "--dir", "/sandbox",
+             "--ro-bind", str(package), INSIDE_PACKAGE, "--ro-bind", str(harness), INSIDE_HARNESS,
+             "--remount-ro", "/", "--chdir", cwd, "--"]
+    return argv
+
+
+def _python_dirs() -> set[str]:
+    """The Python installation (and virtual environment) outside /usr, which the sandbox needs to see."""
+    dirs = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix,
+                                          os.path.dirname(os.path.realpath(sys.executable)))}
+    return {d for d in dirs if not (d + "/").startswith("/usr/")
+            and not any(d != o and (d + "/").startswith(o + "/") for o in dirs)}
+
+
+def _parents(path: str, made: set) -> list[str]:
+    """bwrap arguments that create the missing parent directories of `path`, traversable by everyone."""
+    args, parts = [], Path(path).parents
+    for parent in reversed(parts):
+        if str(parent) not in made:
+            made.add(str(parent))
+            args += ["--perms", "0755", "--dir", str(parent)]
+    return args
+
+
+# ---- one sandboxed process ----------------------------------------------------------------------------------
+
+@functools.cache
+def harness_dir() -> Path:
+    """A read-only copy of the harness files, made once per process."""
+    folder = Path(tempfile.mkdtemp(prefix="llmlab-harness-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    for package in ("grading", "tests"):
+        (folder / package).mkdir()
+        (folder / package / "__init__.py").write_text("")
+    for name in HARNESS:
+        if (ROOT / name).exists():
+            shutil.copyfile(ROOT / name, folder / name)
+    make_readable(folder)
+    return folder
+
+
+def make_readable(folder: Path):
+    """Let the sandbox's unprivileged uid read `folder` (files 0644, folders 0755)."""
+    os.chmod(folder, 0o755)
+    for base, dirs, files in os.walk(folder):
+        for d in dirs:
+            if not os.path.islink(os.path.join(base, d)):
+                os.chmod(os.path.join(base, d), 0o755)
+        for f in files:
+            if not os.path.islink(os.path.join(base, f)):
+                os.chmod(os.path.join(base, f), 0o644)
+
+
+def _claim_uid() -> tuple[int, int]:
+    """(uid, lock fd): a uid no other live sandbox of this machine uses, held until the fd is closed."""
+    locks = Path(tempfile.gettempdir()) / "llmlab-sandbox-uids"
+    locks.mkdir(mode=0o700, exist_ok=True)
+    for slot in range(UID_SLOTS):
+        fd = os.open(locks / str(slot), os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return UID_BASE + slot, fd
+        except BlockingIOError:
+            os.close(fd)
+    raise RuntimeError(f"more than {UID_SLOTS} sandboxes at once")
+
+
+@functools.cache
+def _others_can_run_python() -> bool:
+    """Whether an unprivileged uid could run this Python outside a sandbox (every folder on the way is o+x)."""
+    for path in (os.path.realpath(sys.executable), os.path.realpath(sys.prefix)):
+        for folder in [Path(path), *Path(path).parents]:
+            if folder.is_dir() and not os.stat(folder).st_mode & 0o001:
+                return False
+    return True
+
+
+def _environment(pythonpath: str) -> dict:
+    tmp = "/tmp"
+    return {"PATH": os.pathsep.join([os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin", "/bin"]),
+            "HOME": tmp, "TMPDIR": tmp, "LANG": "C.UTF-8", "PYTHONPATH": pythonpath,
+            "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1", "PYTHONUNBUFFERED": "1",
+            "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false",
+            "MALLOC_ARENA_MAX": "2", "MPLBACKEND": "Agg", "MPLCONFIGDIR": f"{tmp}/matplotlib",
+            "JUPYTER_RUNTIME_DIR": f"{tmp}/jupyter", "IPYTHONDIR": f"{tmp}/ipython", "JUPYTER_PLATFORM_DIRS": "1",
+            "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "LLMLAB_DEVICE": "cpu"}
+
+
+class Jail:
+    """One process in the sandbox, started with `command`; stdin and stdout are pipes, stderr goes to the file
+    `log`. In `command`, `cwd` and `pythonpath`, {package} and {harness} stand for the paths at which the sandbox
+    sees the package folder and the harness. The working directory defaults to the private /tmp."""
+
+    def __init__(self, package, command: list[str], limits: Limits, log, cwd: str | None = None,
+                 pythonpath: str = "{package}"):
+        self.limits, self.log = limits, Path(log)
+        self.kind = backend()
+        package, harness = Path(package).resolve(), harness_dir()
+        make_readable(package)
+        self._uid = self._uid_lock = self._scratch = None
+        self.partial = b""
+        if os.geteuid() == 0 and (self.kind == "bwrap" or _others_can_run_python()):
+            self._uid, self._uid_lock = _claim_uid()
+        if self.kind == "bwrap":
+            paths = {"package": INSIDE_PACKAGE, "harness": INSIDE_HARNESS}
+            workdir = cwd.format(**paths) if cwd else "/tmp"
+            prefix = _bwrap_argv(package, harness, limits, workdir)
+        else:
+            paths = {"package": str(package), "harness": str(harness)}
+            self._scratch = tempfile.mkdtemp(prefix="llmlab-jail-")
+            os.chmod(self._scratch, 0o777)
+            workdir = cwd.format(**paths) if cwd else self._scratch
+            prefix = []
+        env = _environment(pythonpath.format(**paths))
+        env["LLMLAB_MAX_PROCESSES"] = str(limits.max_processes)
+        if self._uid is not None:
+            env["LLMLAB_SANDBOX_UID"] = str(self._uid)
+        self._log_file = open(self.log, "ab")
+        self.process = subprocess.Popen(prefix + [part.format(**paths) for part in command],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log_file,
+                                        cwd=None if prefix else workdir, env=env, bufsize=0,
+                                        preexec_fn=self._limit, close_fds=True)
+
+    def _limit(self):
+        """In the child, before exec: a new session (to kill it whole) and the resource limits."""
+        os.setsid()
+        memory = self.limits.memory_mb << 20
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        resource.setrlimit(resource.RLIMIT_CPU, (self.limits.cpu_seconds, self.limits.cpu_seconds + 5))
+        output = self.limits.output_mb << 20
+        resource.setrlimit(resource.RLIMIT_FSIZE, (output, output))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def send(self, data: bytes, deadline: float):
+        _write_all(self.process.stdin.fileno(), _frame(data), deadline)
+
+    def receive(self, deadline: float) -> bytes:
+        """One reply frame; TimeoutError past the deadline, EOFError when the process ends first."""
+        fd = self.process.stdout.fileno()
+        (n,) = struct.unpack("<Q", _read_exact(fd, 8, deadline))
+        if n > self.limits.reply_mb << 20:
+            raise SubmissionError(f"a result of {n >> 20} MiB is larger than the limit of {self.limits.reply_mb} MiB")
+        return _read_exact(fd, n, deadline)
+
+    def read_all(self, deadline: float) -> bytes:
+        """Everything the process writes to stdout until it exits (at most reply_mb). On TimeoutError or
+        SubmissionError (too much), what was read so far is in `self.partial`."""
+        fd, self.partial = self.process.stdout.fileno(), b""
+        while chunk := _read_some(fd, deadline, 1 << 20):
+            self.partial += chunk
+            if len(self.partial) > self.limits.reply_mb << 20:
+                raise SubmissionError(f"the output is larger than the limit of {self.limits.reply_mb} MiB")
+        return self.partial
+
+    def death(self) -> str:
+        """Why the process ended, in words a student can act on (after it ended)."""
+        try:
+            code = self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            return "it stopped answering"
+        if self.log.exists() and self.log.stat().st_size >= self.limits.output_mb << 20:
+            return f"it printed more than the limit of {self.limits.output_mb} MiB"
+        signals = {signal.SIGXCPU: f"it used more than the limit of {self.limits.cpu_seconds} s of CPU time",
+                   signal.SIGKILL: "it was killed (SIGKILL), e.g. for using too much memory",
+                   signal.SIGSEGV: "it crashed (segmentation fault)",
+                   signal.SIGXFSZ: f"it wrote more than the limit of {self.limits.output_mb} MiB"}
+        number = -code if code < 0 else code - 128 if code > 128 else None
+        if number in signals:
+            return signals[number]
+        return f"it exited with code {code} (sys.exit or os._exit in the submission?)"
 
     def close(self):
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, 9)
-            self.process.wait()
-        self.process = None
+        if self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)   # bwrap, whose sandbox dies with it
+            except ProcessLookupError:
+                pass
+        self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout, self._log_file):
+            stream.close()
+        if self._uid is not None:
+            if self.kind == "none":                           # no PID namespace: kill what left the session
+                _kill_all_of(self._uid)
+            os.close(self._uid_lock)
+            self._uid = None
+        if self._scratch:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+
+
+def _kill_all_of(uid: int):
+    """Kill every process of `uid`: a process running as that uid signals all it may signal (kill -1)."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+            os.kill(-1, signal.SIGKILL)
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+
+
+def _frame(data: bytes) -> bytes:
+    return struct.pack("<Q", len(data)) + data
+
+
+def _read_some(fd: int, deadline: float, size: int) -> bytes:
+    left = deadline - time.monotonic()
+    if left <= 0 or not select.select([fd], [], [], left)[0]:
+        raise TimeoutError
+    return os.read(fd, size)
+
+
+def _read_exact(fd: int, n: int, deadline: float) -> bytes:
+    chunks, got = [], 0
+    while got < n:
+        chunk = _read_some(fd, deadline, min(n - got, 1 << 20))
+        if not chunk:
+            raise EOFError("the process ended")
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
+def _write_all(fd: int, data: bytes, deadline: float):
+    view = memoryview(data)
+    while view:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([], [fd], [], left)[1]:
+            raise TimeoutError
+        view = view[os.write(fd, view[: 1 << 16]):]
+
+
+# ---- the scenario worker -------------------------------------------------------------------------------------
+
+class Sandbox:
+    """Runs scenarios against the submission in `target` (a folder holding its `llmlab/` package), in one worker
+    jail started on first use and restarted after a crash or a time-out.
+
+    Every call gets `limits.call_seconds`; all calls together get `limits.submission_seconds`, counted from
+    the creation of the Sandbox; after that every call fails at once."""
+
+    def __init__(self, target, limits: Limits | None = None, log=None):
+        self.target = Path(target).resolve()
+        self.limits = limits or Limits()
+        self.deadline = time.monotonic() + self.limits.submission_seconds
+        if log is None:
+            folder = tempfile.mkdtemp(prefix="llmlab-sandbox-")
+            atexit.register(shutil.rmtree, folder, ignore_errors=True)
+            log = Path(folder) / "student-output.log"
+        self.log = Path(log)
+        self.jail = None
+
+    def _start(self):
+        modules = [m for m in SCENARIO_MODULES if (ROOT / (m.replace(".", "/") + ".py")).exists()]
+        self.jail = Jail(self.target, [sys.executable, "-s", "{harness}/grading/worker.py", *modules],
+                         self.limits, self.log, pythonpath="{package}" + os.pathsep + "{harness}")
+        try:
+            ready = self.jail.receive(time.monotonic() + self.limits.start_seconds)
+        except TimeoutError:
+            self.close()
+            raise SubmissionError(f"the sandbox did not start within {self.limits.start_seconds:.0f} s") from None
+        except (EOFError, OSError):
+            reason = self.jail.death()
+            self.close()
+            raise SubmissionError(f"the sandbox did not start: {reason}; {self._log_tail()}") from None
+        if ready != protocol.READY:
+            self.close()
+            raise SubmissionError("the sandbox did not start: unexpected first reply")
+
+    def _log_tail(self) -> str:
+        try:
+            with open(self.log, "rb") as f:
+                f.seek(max(0, self.log.stat().st_size - 600))
+                return "last output: " + f.read().decode("utf-8", "replace").strip()[-500:]
+        except OSError:
+            return "no output"
+
+    def call(self, name, args=(), kwargs=None):
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeLimit(f"the time limit of {self.limits.submission_seconds:.0f} s for the whole "
+                            f"submission is used up")
+        if self.jail is None or not self.jail.alive():
+            self._start()
+        request = adapters.encode((name, tuple(args), dict(kwargs or {})))
+        per_call = min(self.limits.call_seconds, left)
+        deadline = time.monotonic() + per_call
+        try:
+            self.jail.send(request, deadline)
+            reply = self.jail.receive(deadline)
+        except TimeoutError:
+            self.close()
+            raise TimeLimit(f"time limit of {per_call:.0f} s exceeded in {name!r}") from None
+        except (BrokenPipeError, EOFError, OSError):
+            reason = self.jail.death()
+            self.close()
+            raise SubmissionError(f"the submission's process ended during {name!r}: {reason}") from None
+        except SubmissionError:
+            self.close()
+            raise
+        return self._result(name, reply)
+
+    def _result(self, name, reply: bytes):
+        status = reply[:1]
+        try:
+            body = adapters.decode(reply[1:])
+        except Exception:  # noqa: BLE001 - whatever came back is not a well-formed result
+            self.close()
+            raise SubmissionError(f"the sandbox sent back a malformed reply for {name!r}") from None
+        if status == b"R":
+            return body
+        if status == b"E" and isinstance(body, list) and len(body) == 2 and all(type(x) is str for x in body):
+            kind, message = body
+            if kind == "NotImplementedError":
+                raise NotImplementedError(message)
+            raise SubmissionError(explain(kind, message, self.limits))
+        self.close()
+        raise SubmissionError(f"the sandbox sent back a malformed reply for {name!r}")
+
+    def close(self):
+        if self.jail is not None:
+            self.jail.close()
+        self.jail = None
+
+
+def explain(kind: str, message: str, limits: Limits) -> str:
+    """A student's exception, with the limit behind it named where there is one."""
+    if kind == "MemoryError" or "can't allocate memory" in message or "not enough memory" in message:
+        return f"memory limit of {limits.memory_mb} MiB exceeded ({kind}: {message[:200]})"
+    if "File too large" in message or "[Errno 27]" in message:
+        return f"output limit of {limits.output_mb} MiB exceeded: the code printed or wrote too much"
+    if kind == "BlockingIOError" and "temporarily unavailable" in message:
+        return f"process limit of {limits.max_processes} exceeded ({kind}: {message[:200]})"
+    if kind == "SystemExit":
+        return f"the code called sys.exit({message})"
+    return f"the code raised {kind}: {message[:500]}"

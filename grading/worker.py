@@ -1,17 +1,22 @@
 """The submission side of the seam: runs scenarios (tests/adapters.py) against a submission's llmlab.
 
-Started by grading/sandbox.py as `python worker.py` inside the sandbox, with the submission's package and a
-copy of adapters.py on sys.path. It reads requests on stdin and answers on the original stdout; the student's
-own prints and warnings go to a log file instead, so they cannot garble the replies.
+Started by grading/sandbox.py inside the sandbox as `python worker.py MODULE...`, with the submission's package
+and the harness (this file, adapters.py, extra scenario modules such as doubles.py) on sys.path. It imports
+tests.adapters and the other modules (calling their `register(adapters)`), says it is ready, then reads requests on stdin and answers on the original stdout. The student's own
+prints and warnings go to stderr, a size-limited log file, so they cannot garble the replies.
 
 Frames: 8-byte little-endian length, then the bytes. A request is adapters.encode((name, args, kwargs)); a
 reply is one status byte (b"R" result, b"E" error) followed by adapters.encode(result) or by
-adapters.encode([exception type name, message]).
+adapters.encode([exception type name, message]). The first frame the worker sends is READY.
 """
+import importlib
 import os
+import resource
 import struct
 import sys
 import traceback
+
+READY = b"ready"
 
 
 def read_frame(stream) -> bytes | None:
@@ -27,17 +32,47 @@ def write_frame(stream, data: bytes):
     stream.flush()
 
 
-def main(log_path: str):
+def enter_sandbox():
+    """The harness's first act, before any student code runs: give up root and cap the number of processes.
+
+    Under a root grader, bwrap starts us as root with only CAP_SETUID/CAP_SETGID; we switch to the dedicated
+    unprivileged uid the grader chose, which drops every capability. RLIMIT_NPROC (processes and threads) is set
+    here rather than before bwrap, so that it counts this sandbox's processes only, not the grader's."""
+    uid = os.environ.pop("LLMLAB_SANDBOX_UID", None)
+    if uid is not None:
+        os.setgroups([])
+        os.setgid(int(uid))
+        os.setuid(int(uid))
+        if os.getuid() == 0 or os.geteuid() == 0:
+            raise SystemExit("sandbox: could not give up root")
+    nproc = os.environ.pop("LLMLAB_MAX_PROCESSES", None)
+    if nproc:
+        resource.setrlimit(resource.RLIMIT_NPROC, (int(nproc), int(nproc)))
+
+
+def _describe(e: BaseException) -> str:
+    """The exception's message (logged with its traceback); student exceptions may even fail to print."""
+    try:
+        print(traceback.format_exc(), flush=True)
+        return str(e)[:2000]
+    except BaseException:  # noqa: BLE001
+        return "(the exception could not be printed)"
+
+
+def main(scenario_modules):
+    enter_sandbox()
     replies = os.fdopen(os.dup(1), "wb")          # keep the real stdout for replies only
     requests = os.fdopen(os.dup(0), "rb")
-    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    os.dup2(log, 1)                                 # everything the student prints goes to the log
-    os.dup2(log, 2)
+    os.dup2(2, 1)                                   # everything the student prints goes to the log (stderr)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
-    import adapters                                 # the grader's copy, beside this file
-    import doubles                                  # grading-only test doubles, as extra scenarios
-    doubles.register(adapters)
+    adapters = importlib.import_module(scenario_modules[0])   # tests.adapters
+    for name in scenario_modules[1:]:               # more scenarios, e.g. grading.doubles (test doubles)
+        module = importlib.import_module(name)
+        if hasattr(module, "register"):
+            module.register(adapters)
+    write_frame(replies, READY)
+    me = os.getpid()
     while (frame := read_frame(requests)) is not None:
         try:
             name, args, kwargs = adapters.decode(frame)
@@ -45,10 +80,11 @@ def main(log_path: str):
         except BaseException as e:  # noqa: BLE001 - every failure of student code is reported back
             if isinstance(e, KeyboardInterrupt):
                 raise
-            print(traceback.format_exc(), flush=True)
-            reply = b"E" + adapters.encode([type(e).__name__, str(e)[:2000]])
+            reply = b"E" + adapters.encode([type(e).__name__, _describe(e)])
+        if os.getpid() != me:                       # a process the student's code forked came back here
+            os._exit(0)
         write_frame(replies, reply)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1:] or ["tests.adapters"])

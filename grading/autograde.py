@@ -1,0 +1,326 @@
+"""python -m grading autograde SUBMISSIONS_DIR --out OUT_DIR [--jobs N]: grade every submission.
+
+Per submission (`grade_submission`, which any concurrent.futures executor can run):
+1. read it (grading/submission.py): a folder or a zip, checked; the package that will run is the grader's
+   release llmlab/ with the student's exercise modules laid over it;
+2. hidden tests: a trusted pytest process runs grading/hidden/ with LLMLAB_SUBMISSION set, so that every
+   scenario runs in the submission's sandbox; grading/record.py writes each test's outcome and public message;
+3. notebooks (grading/notebooks.py): nbgrader-style autograding, executed in the sandbox;
+4. scores: a task's score is its points (llmlab/tasks.py) × the fraction of its hidden tests passed, rounded to
+   2 decimals; halved when its notebook check cell failed, is missing or was edited. Sandbox results can only
+   lower a score: the hidden tests compare in the trusted process.
+The main process writes OUT_DIR/<student>/{results.json, feedback.html} (for the student), OUT_DIR/grades.csv,
+the nbgrader gradebook OUT_DIR/nbgrader/gradebook.db, and instructor-only logs under OUT_DIR/logs/.
+"""
+import csv
+import datetime
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grading import feedback
+from grading.notebooks import (ASSIGNMENT, SOURCE, Course, grade_notebooks, gradebook_url, load_course,
+                              prepare_course, source_notebooks)
+from grading.sandbox import FALLBACK_NOTE, ROOT, Limits, backend
+from grading.submission import SubmissionProblem, build_package, find_submissions, read_submission
+from llmlab.tasks import BY_ID, MAX_POINTS, TASK_IDS, TASKS
+
+HIDDEN = ROOT / "grading" / "hidden"
+LOG_BYTES = 256 << 10       # of each instructor log kept per student
+
+
+@dataclass
+class Plan:
+    """What grading one submission needs, as plain data (picklable, for remote executors)."""
+    out: str
+    tests: dict                     # task ID -> hidden test node IDs (tasks graded in this run)
+    limits: Limits = field(default_factory=Limits)
+    course: Course | None = None
+    sandbox: str = "bwrap"
+    skipped_tasks: dict = field(default_factory=dict)   # task ID -> why it is not graded
+
+
+# ---- the hidden tests ---------------------------------------------------------------------------------------
+
+def _pytest_env(**extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "LLMLAB_", "COV_"))}
+    env.update(LLMLAB_TARGET="reference", **extra)
+    return env
+
+
+def inventory(tasks=None) -> dict:
+    """{task ID: [hidden test node IDs]} from collecting grading/hidden/ (once, in a subprocess)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        record = Path(tmp) / "collected.json"
+        result = subprocess.run([sys.executable, "-m", "pytest", str(HIDDEN), "--collect-only", "-q",
+                                 "-p", "grading.record", "-p", "no:cacheprovider"],
+                                cwd=ROOT, env=_pytest_env(LLMLAB_RECORD=str(record)), capture_output=True, text=True)
+        collected = json.loads(record.read_text()) if record.exists() else None
+    if result.returncode not in (0, 5) or collected is None or collected["errors"]:
+        errors = "\n".join(e["error"] for e in (collected or {}).get("errors", []))
+        raise RuntimeError(f"the hidden tests do not collect:\n{errors or result.stdout[-3000:] + result.stderr[-3000:]}")
+    found = {}
+    for test in collected["tests"]:
+        if test["task"] not in BY_ID:
+            raise RuntimeError(f"hidden test {test['nodeid']} has no task marker with a task ID of llmlab/tasks.py")
+        found.setdefault(test["task"], []).append(test["nodeid"])
+    return {t: ids for t, ids in found.items() if tasks is None or t in tasks}
+
+
+def run_hidden_tests(package: Path, plan: Plan, scratch: Path, logs: Path) -> list:
+    """The records (grading/record.py) of the plan's hidden tests run against `package` in the sandbox."""
+    nodeids = [n for ids in plan.tests.values() for n in ids]
+    if not nodeids:
+        return []
+    record, output = scratch / "hidden-tests.json", scratch / "hidden-tests.txt"
+    env = _pytest_env(LLMLAB_SUBMISSION=str(package), LLMLAB_RECORD=str(record), LLMLAB_LIMITS=plan.limits.to_env(),
+                      LLMLAB_SANDBOX=plan.sandbox, LLMLAB_SANDBOX_LOG=str(scratch / "sandbox-output.log"))
+    command = [sys.executable, "-m", "pytest", *nodeids, "-p", "grading.record", "-p", "no:cacheprovider",
+               "-p", "no:xdist", "-q", "--no-header", "--tb=short", "-o", "addopts="]
+    timeout = plan.limits.submission_seconds + plan.limits.start_seconds + 120
+    with open(output, "wb") as out:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    _keep_log(output, logs / "hidden-tests.txt")
+    _keep_log(scratch / "sandbox-output.log", logs / "sandbox-output.log")
+    try:
+        return json.loads(record.read_text(encoding="utf-8"))["tests"]
+    except (OSError, ValueError, KeyError):
+        return []
+
+
+def _keep_log(source: Path, dest: Path):
+    if source.exists():
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with open(source, "rb") as f:
+            data = f.read(LOG_BYTES + 1)
+        dest.write_bytes(data[:LOG_BYTES] + (b"\n[... cut]\n" if len(data) > LOG_BYTES else b""))
+
+
+# ---- one submission -----------------------------------------------------------------------------------------
+
+def grade_submission(student_id: str, path, plan: Plan) -> dict:
+    """Grade one submission; returns the result (plain data). Writes instructor logs and notebook copies under
+    plan.out; the caller writes the student's files, the gradebook and the grade sheet."""
+    started = time.monotonic()
+    out, logs = Path(plan.out), Path(plan.out) / "logs" / student_id
+    notes = [FALLBACK_NOTE] if plan.sandbox == "none" else []
+    with tempfile.TemporaryDirectory(prefix="llmlab-grade-") as scratch:
+        scratch = Path(scratch)
+        try:
+            submission = read_submission(path, scratch)
+        except SubmissionProblem as e:
+            return _result(student_id, plan, notes + [str(e)], [], None, started, problem=str(e))
+        notes += submission.notes
+        package = build_package(submission, scratch / "package")
+        records = run_hidden_tests(package, plan, scratch, logs)
+        notebooks = None
+        if plan.course is not None:
+            notebooks = grade_notebooks(plan.course, submission.notebooks, package, scratch, plan.limits,
+                                        scratch / "notebooks-output.log")
+            _keep_log(scratch / "notebooks-output.log", logs / "notebooks-output.log")
+            notes += notebooks.notes
+            _save_notebooks(out / "nbgrader", student_id, submission.notebooks, notebooks.executed)
+    return _result(student_id, plan, notes, records, notebooks, started)
+
+
+def _save_notebooks(course: Path, student_id: str, submitted: dict, executed: dict):
+    """nbgrader's folders, for the formgrader: submitted/ (as handed in) and autograded/ (as executed)."""
+    for kind, files in (("submitted", submitted), ("autograded", {f"{k}.ipynb": v for k, v in executed.items()})):
+        folder = course / kind / student_id / ASSIGNMENT
+        if folder.exists():
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True)
+        for name, data in files.items():
+            (folder / name).write_bytes(data if isinstance(data, bytes) else data.encode("utf-8"))
+
+
+def _result(student_id, plan: Plan, notes, records, notebooks, started, problem=None) -> dict:
+    by_task = {}
+    for record in records:
+        by_task.setdefault(record.get("task"), {})[record.get("nodeid")] = record
+    tasks = [_task_result(task, plan, by_task.get(task.id, {}), notebooks, problem) for task in TASKS]
+    return {"student_id": student_id, "tasks": tasks, "total": round(sum(t["score"] for t in tasks), 2),
+            "max": MAX_POINTS, "notes": list(dict.fromkeys(notes)), "sandbox": plan.sandbox,
+            "graded_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "seconds": round(time.monotonic() - started, 1)}
+
+
+def _task_result(task, plan: Plan, records: dict, notebooks, problem) -> dict:
+    entry = {"id": task.id, "max": task.points, "score": 0, "tests": 0, "passed": 0, "messages": []}
+    if problem:
+        return entry | {"status": "failed", "messages": [problem]}
+    if task.id not in plan.tests:
+        return entry | {"status": "ungraded", "messages": [plan.skipped_tasks.get(task.id, "not graded")]}
+    outcomes = [records.get(nodeid, {"outcome": "not run"}) for nodeid in plan.tests[task.id]]
+    counted = [r for r in outcomes if r.get("outcome") != "skipped"]
+    passed = sum(r.get("outcome") == "passed" for r in counted)
+    messages = [r.get("message") or "did not run: the grading of this submission ran out of time or crashed"
+                for r in counted if r.get("outcome") != "passed"]
+    score = round(task.points * passed / len(counted), 2) if counted else 0
+    if passed == len(counted):
+        status = "passed"
+    elif passed == 0 and messages and all(m.startswith("not implemented") for m in messages):
+        status = "not implemented"
+    else:
+        status = "partial" if passed else "failed"
+    if notebooks is not None and task.id in plan.course.notebooks.get(task.notebook, {}).get("points", {}):
+        why = notebooks.failures.get(task.id)
+        if why and status != "not implemented":
+            messages.append(f"notebook: {why}; the task's score is halved")
+            score = round(score / 2, 2)
+            status = "partial" if status == "passed" else status
+    return entry | {"status": status, "score": score, "tests": len(counted), "passed": passed,
+                    "messages": list(dict.fromkeys(messages))[:12]}
+
+
+def _crashed(student_id, plan: Plan, error: str) -> dict:
+    result = _result(student_id, plan, [], [], None, time.monotonic(),
+                     problem=f"the grader itself failed on this submission ({error}); tell your instructor")
+    result["grader_error"] = True
+    return result
+
+
+# ---- the batch ----------------------------------------------------------------------------------------------
+
+def autograde(submissions, out, *, jobs: int = 1, executor: Executor | None = None, force: bool = False,
+              tasks=None, notebooks: Path | None = SOURCE, limits: Limits | None = None,
+              progress: bool = True) -> list[dict]:
+    """Grade every submission in `submissions` into `out`; returns the grade sheet rows.
+
+    executor: any concurrent.futures.Executor (e.g. a Dask distributed Client's get_executor()); by default a
+    thread pool of `jobs` workers (each submission's work happens in its own processes). tasks: grade only
+    these task IDs. notebooks: the nbgrader source notebooks (None: do not grade notebooks)."""
+    out = Path(out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    plan = Plan(out=str(out), tests=inventory(tasks), limits=limits or Limits(), sandbox=backend())
+    for task in TASK_IDS:
+        if task not in plan.tests:
+            plan.skipped_tasks[task] = ("not graded in this run" if tasks is not None and task not in tasks
+                                        else "no hidden tests for this task yet: not graded")
+    if notebooks is not None:
+        plan.course = _course(out / "nbgrader", Path(notebooks))
+    _ensure_gradebook(out / "nbgrader", plan.course)
+    entries, warnings = find_submissions(submissions)
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    todo = [(s, p) for s, p in entries if force or _needs_grading(out / s / "results.json")]
+    own = executor is None
+    executor = executor or ThreadPoolExecutor(max_workers=max(1, jobs))
+    try:
+        futures = {executor.submit(grade_submission, s, str(p), plan): s for s, p in todo}
+        bar = _progress(len(entries), len(entries) - len(todo), progress)
+        for future in as_completed(futures):
+            student = futures[future]
+            try:
+                result = future.result()
+            except Exception as e:  # noqa: BLE001 - one submission must never stop the batch
+                traceback.print_exc()
+                result = _crashed(student, plan, f"{type(e).__name__}: {e}")
+            feedback.write(result, out / student)
+            _record_in_gradebook(out / "nbgrader", result)
+            bar.update(1)
+        bar.close()
+    finally:
+        if own:
+            executor.shutdown()
+    rows = [_row(s, out / s / "results.json") for s, _ in entries]
+    _write_sheet(out / "grades.csv", rows)
+    return rows
+
+
+def _needs_grading(results: Path) -> bool:
+    try:
+        return bool(json.loads(results.read_text(encoding="utf-8"))["extra_data"].get("grader_error"))
+    except (OSError, ValueError, KeyError):
+        return True
+
+
+def _progress(total: int, done: int, show: bool):
+    from tqdm import tqdm
+    return tqdm(total=total, initial=done, desc="students graded", unit="student", disable=not show,
+                file=sys.stderr)
+
+
+def _row(student: str, results: Path) -> dict:
+    data = json.loads(results.read_text(encoding="utf-8"))
+    row = {"student_id": student}
+    row.update({task: data["extra_data"]["tasks"].get(task, 0) for task in TASK_IDS})
+    row.update(total=data["score"], max=data["extra_data"]["max"])
+    return row
+
+
+def _write_sheet(path: Path, rows: list):
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=["student_id", *TASK_IDS, "total", "max"])
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+# ---- nbgrader's gradebook -----------------------------------------------------------------------------------
+
+def _course(directory: Path, source: Path) -> Course | None:
+    """The nbgrader course in OUT_DIR/nbgrader, regenerated only when the source notebooks changed (nbgrader
+    refuses to change notebooks that already have submissions); None without source notebooks."""
+    sources = source_notebooks(source)
+    if not sources:
+        return None
+    digest = hashlib.sha256(b"".join(p.name.encode() + p.read_bytes() for p in sources)).hexdigest()
+    stamp = directory / ".source-sha256"
+    if stamp.exists() and stamp.read_text() == digest and (directory / "gradebook.db").exists():
+        return load_course(directory)
+    course = prepare_course(directory, source)
+    stamp.write_text(digest)
+    return course
+
+
+def _ensure_gradebook(directory: Path, course: Course | None):
+    """The assignment in the gradebook, with a grade cell (grade_id = task ID, max_score = points) for every
+    task; tasks of notebooks that the course lacks get them in a notebook named as in llmlab/tasks.py."""
+    from nbgrader.api import Gradebook
+    directory.mkdir(parents=True, exist_ok=True)
+    have = set(course.notebooks) if course else set()
+    with Gradebook(gradebook_url(directory)) as gradebook:
+        gradebook.update_or_create_assignment(ASSIGNMENT)
+        for task in TASKS:
+            if task.notebook in have:
+                continue
+            gradebook.update_or_create_notebook(task.notebook, ASSIGNMENT)
+            gradebook.update_or_create_grade_cell(task.id, task.notebook, ASSIGNMENT, max_score=task.points,
+                                                  cell_type="code")
+
+
+def _record_in_gradebook(directory: Path, result: dict):
+    """Each task's final score as the auto_score of its grade cell, so that `nbgrader export` and the
+    formgrader show it."""
+    from nbgrader.api import Gradebook, MissingEntry
+    student = result["student_id"]
+    with Gradebook(gradebook_url(directory)) as gradebook:
+        gradebook.update_or_create_student(student)
+        try:
+            gradebook.find_submission(ASSIGNMENT, student)
+        except MissingEntry:
+            gradebook.add_submission(ASSIGNMENT, student)
+        for task in result["tasks"]:
+            try:
+                grade = gradebook.find_grade(task["id"], BY_ID[task["id"]].notebook, ASSIGNMENT, student)
+            except MissingEntry:
+                continue
+            grade.auto_score = task["score"]
+        gradebook.db.commit()
+

@@ -1,0 +1,75 @@
+"""A pytest plugin of the trusted hidden-test process (`-p grading.record`): writes every hidden test's task,
+outcome and student-safe message to the JSON file $LLMLAB_RECORD, rewritten after each test so that a run cut
+short still leaves what it did. Only this trusted process writes that file; the sandbox cannot see it.
+
+The message never holds hidden test code or an assertion message (which may hold expected values):
+- passed: ""
+- the stub still raises NotImplementedError: "not implemented yet (<the stub's message>)"
+- otherwise: the first line of the test's docstring (public-safe by convention: the property checked and an
+  input reproducible from the public tests), else "a hidden test of <task> failed (<exception type>)"; when
+  the sandbox reported the failure (an exception of the student's code, a time-out, a crash, a limit), its
+  reason is appended.
+With --collect-only, the file lists the collected tests and any collection errors instead.
+"""
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+_records = {}
+_errors = []
+
+
+def _task(item):
+    marker = item.get_closest_marker("task")
+    return marker.args[0] if marker else None
+
+
+def _write():
+    path = os.environ.get("LLMLAB_RECORD")
+    if not path:
+        return
+    tmp = Path(path + ".tmp")
+    tmp.write_text(json.dumps({"tests": list(_records.values()), "errors": _errors}, indent=1), encoding="utf-8")
+    tmp.replace(path)
+
+
+def public_message(item, excinfo) -> str:
+    from grading.sandbox import SubmissionError
+    error = excinfo.value
+    if isinstance(error, NotImplementedError):
+        return f"not implemented yet ({str(error)[:300]})"
+    doc = (getattr(item, "function", None).__doc__ or "").strip().splitlines() if hasattr(item, "function") else []
+    message = doc[0].strip() if doc else f"a hidden test of {_task(item)} failed ({type(error).__name__})"
+    if isinstance(error, SubmissionError):
+        message += f" [{error}]"
+    return message
+
+
+def pytest_collection_finish(session):
+    for item in session.items:
+        _records[item.nodeid] = {"nodeid": item.nodeid, "task": _task(item), "outcome": "not run", "message": ""}
+    _write()
+
+
+def pytest_collectreport(report):
+    if report.failed:
+        _errors.append({"nodeid": report.nodeid, "error": str(report.longrepr)[-3000:]})
+        _write()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    record = _records.setdefault(item.nodeid, {"nodeid": item.nodeid, "task": _task(item)})
+    if report.when == "call" or report.failed or report.skipped:
+        if report.failed:
+            record.update(outcome="failed", message=public_message(item, call.excinfo))
+        elif report.skipped:
+            record.update(outcome="skipped", message="")
+        elif report.when == "call":
+            record.update(outcome="passed", message="")
+        record["seconds"] = round(record.get("seconds", 0) + report.duration, 3)
+        _write()
