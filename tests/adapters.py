@@ -138,6 +138,26 @@ def beam_search(spec, input_ids, **kwargs):
 
 
 @scenario
+def beam_search_error(spec, input_ids, **kwargs):
+    """[exception type name, message] of what beam_search raises on these arguments, or None."""
+    from llmlab.decoding import beam_search
+    try:
+        beam_search(build_model(spec), input_ids, **kwargs)
+    except Exception as e:  # noqa: BLE001 - the test decides which types are right
+        return [type(e).__name__, str(e)]
+    return None
+
+
+@scenario
+def generate(spec, input_ids, max_new_tokens, seed=None, **kwargs):
+    """llmlab.generate.generate(...) tokens, (B * R, T + n); with a seed, sampling draws from
+    torch.Generator().manual_seed(seed)."""
+    from llmlab.generate import generate
+    generator = None if seed is None else torch.Generator().manual_seed(seed)
+    return generate(build_model(spec), input_ids, max_new_tokens, generator=generator, **kwargs)
+
+
+@scenario
 def raises(fn_path, *args, **kwargs):
     """The exception type name that llmlab's `fn_path` ("module.function") raises on these arguments, or None.
 
