@@ -43,7 +43,7 @@ def public_message(item, excinfo) -> str:
     doc = (getattr(item, "function", None).__doc__ or "").strip().splitlines() if hasattr(item, "function") else []
     message = doc[0].strip() if doc else f"a hidden test of {_task(item)} failed ({type(error).__name__})"
     if isinstance(error, SubmissionError):
-        message += f" [{error}]"
+        message += f" [your code raised {error}]" if error.kind else f" [{error}]"
     return message
 
 

@@ -55,7 +55,14 @@ FALLBACK_NOTE = "graded WITHOUT a sandbox (bubblewrap unavailable on the grading
 
 
 class SubmissionError(Exception):
-    """The submission's code raised, crashed or broke a limit; the message says which, for the student."""
+    """The submission's code raised, crashed or broke a limit; the message says which, for the student.
+
+    `kind` is the type name of the exception the student's code raised (None when the sandbox itself reports
+    a crash or a time-out); then str(error) is "<kind>: <message>", e.g. "ValueError: k must be positive"."""
+
+    def __init__(self, message: str, kind: str | None = None):
+        super().__init__(f"{kind}: {message}" if kind else message)
+        self.kind = kind
 
 
 class TimeLimit(SubmissionError):
@@ -461,7 +468,7 @@ class Sandbox:
             kind, message = body
             if kind == "NotImplementedError":
                 raise NotImplementedError(message)
-            raise SubmissionError(explain(kind, message, self.limits))
+            raise SubmissionError(explain(kind, message, self.limits), kind=kind)
         self.close()
         raise SubmissionError(f"the sandbox sent back a malformed reply for {name!r}")
 
@@ -472,13 +479,13 @@ class Sandbox:
 
 
 def explain(kind: str, message: str, limits: Limits) -> str:
-    """A student's exception, with the limit behind it named where there is one."""
+    """The message of a student's exception, naming the limit behind it where there is one."""
     if kind == "MemoryError" or "can't allocate memory" in message or "not enough memory" in message:
-        return f"memory limit of {limits.memory_mb} MiB exceeded ({kind}: {message[:200]})"
+        return f"memory limit of {limits.memory_mb} MiB exceeded ({message[:200]})"
     if "File too large" in message or "[Errno 27]" in message:
         return f"output limit of {limits.output_mb} MiB exceeded: the code printed or wrote too much"
     if kind == "BlockingIOError" and "temporarily unavailable" in message:
-        return f"process limit of {limits.max_processes} exceeded ({kind}: {message[:200]})"
+        return f"process limit of {limits.max_processes} exceeded ({message[:200]})"
     if kind == "SystemExit":
         return f"the code called sys.exit({message})"
-    return f"the code raised {kind}: {message[:500]}"
+    return message[:500]

@@ -1,0 +1,256 @@
+"""End to end: the student release is built, fixture submissions are made from it (grading/tests/builders.py)
+and graded, with --jobs 2. The reference scores full marks, the blank release 0 with every task "not
+implemented", a partial submission exactly the points of what it implements, and every hostile or broken
+submission 0 for the affected tasks with a clear reason while the rest of the batch is untouched."""
+import csv
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from grading.autograde import autograde, inventory
+from grading.notebooks import release_files
+from grading.release import build_release, secret_fragments
+from grading.sandbox import ROOT, Limits, backend
+from grading.tests import builders as b
+from llmlab.tasks import BY_ID, MAX_POINTS, TASK_IDS
+
+HOSTILE = {  # fixture -> what its reason must say (None: the score alone is checked)
+    "exit_at_import": "sys.exit(3)",
+    "os_exit_at_import": "exited with code 7",
+    "infinite_loop": "time limit",
+    "memory_bomb": "memory limit",
+    "always_equal": None,
+    "monkeypatch": None,
+    "read_solutions": "no solution found",
+    "read_other_student": "no other submission found",
+    "forge_results": None,
+    "network": "no network",
+    "print_flood": "output limit",
+    "fork_bomb": None,
+}
+MALFORMED = {"not-a-zip": "not a valid zip file", "traversal": "unsafe path", "no-llmlab": "no llmlab/ folder"}
+MARKER = "FORGED-BY-STUDENT"
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory):
+    return build_release(tmp_path_factory.mktemp("release") / "llmlab-release")
+
+
+@pytest.fixture(scope="module")
+def graded():
+    tests = inventory()
+    if len({BY_ID[t].module for t in tests}) < 2:
+        pytest.skip("needs hidden tests for two exercise modules")
+    return tests
+
+
+def results(out, student) -> dict:
+    data = json.loads((out / student / "results.json").read_text(encoding="utf-8"))
+    return {t["number"]: t for t in data["tests"]} | {"_total": data["score"], "_data": data}
+
+
+def sheet(out) -> dict:
+    with open(out / "grades.csv", encoding="utf-8") as f:
+        return {row["student_id"]: {k: float(v) for k, v in row.items() if k != "student_id"}
+                for row in csv.DictReader(f)}
+
+
+def assert_no_secrets(out, extra=()):
+    """Nothing for students (feedback.html, results.json) holds hidden test code or solution code."""
+    fragments = [text for _, text in secret_fragments()] + list(extra)
+    for path in list(out.glob("*/feedback.html")) + list(out.glob("*/results.json")):
+        text = " ".join(path.read_text(encoding="utf-8").split())
+        leaked = [f for f in fragments if f in text]
+        assert not leaked, f"{path} shows hidden material: {leaked[0][:200]}"
+
+
+# ---- every task: reference, blank, partial -----------------------------------------------------------------
+
+def test_reference_blank_and_partial_on_every_task(release, graded, tmp_path):
+    module, _ = b.choose_modules(graded)
+    reference, subs, out = b.reference_modules(), tmp_path / "submissions", tmp_path / "out"
+    b.submission(release, subs / "reference", reference)
+    b.submission(release, subs / "blank")
+    b.submission(release, subs / "partial", reference | {module: b.stub(module)})
+    rows = autograde(subs, out, jobs=2, notebooks=None, progress=False)
+    assert [r["student_id"] for r in rows] == ["blank", "partial", "reference"]
+    scores = sheet(out)
+    full = {t: float(BY_ID[t].points) if t in graded else 0.0 for t in TASK_IDS}
+    total = sum(full.values())
+
+    assert {k: v for k, v in scores["reference"].items() if k in TASK_IDS} == full
+    assert scores["reference"]["total"] == total and scores["reference"]["max"] == MAX_POINTS
+    ref = results(out, "reference")
+    for task in TASK_IDS:
+        assert ref[task]["max_score"] == BY_ID[task].points
+        assert ref[task]["status"] == ("passed" if task in graded else "failed"), ref[task]["output"]
+        if task not in graded:
+            assert "no hidden tests" in ref[task]["output"]
+
+    assert scores["blank"]["total"] == 0
+    blank = results(out, "blank")
+    for task in graded:
+        assert blank[task]["output"].startswith("not implemented"), blank[task]["output"]
+        assert f"not implemented yet ({task}: implement" in blank[task]["output"]
+
+    lost = sum(BY_ID[t].points for t in graded if BY_ID[t].module == module)
+    assert scores["partial"]["total"] == total - lost
+    partial = results(out, "partial")
+    for task in graded:
+        expected = 0 if BY_ID[task].module == module else BY_ID[task].points
+        assert partial[task]["score"] == expected, (task, partial[task]["output"])
+    assert_no_secrets(out)
+
+
+# ---- notebooks: restored, executed in the sandbox, tampering halves the task; the gradebook -----------------
+
+def test_notebooks_and_gradebook(release, graded, tmp_path):
+    _, task = b.choose_modules(graded)
+    source = tmp_path / "course-source"
+    b.write_source_notebook(source, task)
+    name = f"{BY_ID[task].notebook}.ipynb"
+    released = release_files(source)[name]
+    reference, subs, out = b.reference_modules(), tmp_path / "submissions", tmp_path / "out"
+    b.submission(release, subs / "reference", reference, {name: released})
+    b.submission(release, subs / "nb-invalid", reference, {name: b"{ this is not json"})
+    b.submission(release, subs / "nb-deleted", reference, {name: b.edit_grade_cell(released, task, None)})
+    b.submission(release, subs / "nb-edited", reference, {name: b.edit_grade_cell(released, task, "pass")})
+    b.submission(release, subs / "nb-missing", reference)
+    b.submission(release, subs / "nb-failing", reference | {BY_ID[task].module: b.attacked(
+        BY_ID[task].module, "undocumented")}, {name: released})
+    b.submission(release, subs / "nb-intro-edited", reference, {name: b.edit_grade_cell(released, "intro", "# mine")})
+    submitted = []
+
+    class CountingExecutor(ThreadPoolExecutor):   # any concurrent.futures executor will do
+        def submit(self, fn, *args, **kwargs):
+            submitted.append(args[0])
+            return super().submit(fn, *args, **kwargs)
+
+    with CountingExecutor(max_workers=2) as executor:
+        autograde(subs, out, executor=executor, tasks=[task], notebooks=source, progress=False)
+    assert sorted(submitted) == sorted(p.name for p in subs.iterdir())
+    scores = sheet(out)
+    points = BY_ID[task].points
+    assert scores["reference"]["total"] == points
+    for student, reason in [("nb-invalid", "not a valid notebook"), ("nb-deleted", "was deleted"),
+                            ("nb-edited", "was edited"), ("nb-missing", "is missing"),
+                            ("nb-failing", "failed (AssertionError)")]:
+        got = results(out, student)[task]
+        assert scores[student]["total"] == points / 2, (student, got["output"])
+        assert reason in got["output"] and "halved" in got["output"], (student, got["output"])
+    assert scores["nb-intro-edited"]["total"] == points
+    assert "the locked cell intro" in results(out, "nb-intro-edited")["_data"]["output"]
+
+    # the gradebook holds the same scores: nbgrader's export and the formgrader read them from there
+    from nbgrader.api import Gradebook
+    with Gradebook(f"sqlite:///{out / 'nbgrader' / 'gradebook.db'}") as gradebook:
+        for student, row in scores.items():
+            assert gradebook.find_submission("lecture11", student).score == pytest.approx(row["total"])
+    export = subprocess.run([sys.executable, "-m", "nbgrader", "export", "--to", str(tmp_path / "nbgrader.csv")],
+                            cwd=out / "nbgrader", capture_output=True, text=True)
+    assert export.returncode == 0, export.stderr[-2000:]
+    with open(tmp_path / "nbgrader.csv", encoding="utf-8") as f:
+        exported = {row["student_id"]: float(row["raw_score"]) for row in csv.DictReader(f)}
+    assert exported == pytest.approx({s: r["total"] for s, r in scores.items()})
+    executed = out / "nbgrader" / "autograded" / "reference" / "lecture11" / name
+    assert "### BEGIN HIDDEN TESTS" in executed.read_text()   # instructors see the restored hidden tests...
+    assert_no_secrets(out, extra=[f"assert exercise.{BY_ID[task].names[0]}.__doc__"])  # ...students never
+
+    # a second run grades nobody again (unless --force) and writes the same sheet
+    before = (out / "grades.csv").read_text()
+    submitted.clear()
+    with CountingExecutor(max_workers=2) as executor:
+        autograde(subs, out, executor=executor, tasks=[task], notebooks=source, progress=False)
+    assert submitted == [] and (out / "grades.csv").read_text() == before
+
+
+# ---- a batch of hostile and broken submissions, from the command line -------------------------------------
+
+@pytest.mark.skipif(backend() != "bwrap", reason="hostile fixtures must not run outside the bwrap sandbox")
+def test_batch_of_hostile_and_broken_submissions(release, graded, tmp_path):
+    module, other = b.choose_modules(graded)
+    tasks = [t for t in graded if BY_ID[t].module == module] + [other]
+    listener, heard = _listen()
+    reference = b.reference_modules()
+    subs = tmp_path / "submissions"
+    b.submission(release, subs / "reference", reference)
+    b.zipped(b.submission(release, subs / "zipped", reference), subs / "zipped.zip")
+    b.submission(release, subs / "blank")
+    b.submission(release, subs / "partial", reference | {module: b.stub(module)})
+    for name in HOSTILE:
+        b.submission(release, subs / name.replace("_", "-"),
+                     reference | {module: b.attacked(module, name, PORT=listener.getsockname()[1])})
+    (subs / "not-a-zip.zip").write_bytes(b"PK\x03\x04 not really a zip " * 100)
+    escaped = tmp_path / f"escaped-{MARKER}.txt"
+    b.zipped(b.submission(release, subs / "traversal", reference), subs / "traversal.zip",
+             {f"../../{escaped.name}": MARKER.encode()})
+    (subs / "no-llmlab" / "notebooks").mkdir(parents=True)
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "grading", "autograde", str(subs), "--out", str(out), "--jobs", "2",
+               "--no-notebooks", "--call-timeout", "15", "--output-mb", "4", "--sandbox", "bwrap",
+               *[f"--task={t}" for t in tasks]]
+    started = time.monotonic()
+    run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    seconds = time.monotonic() - started
+    assert "students graded: 100%" in run.stderr
+
+    scores = sheet(out)
+    assert len(scores) == 4 + len(HOSTILE) + len(MALFORMED) >= 10
+    full = {t: float(BY_ID[t].points) if t in tasks else 0.0 for t in TASK_IDS}
+    for student in ("reference", "zipped"):
+        assert {k: v for k, v in scores[student].items() if k in TASK_IDS} == full, student
+    assert scores["blank"]["total"] == 0
+    for student in ["partial", *(n.replace("_", "-") for n in HOSTILE)]:
+        got = results(out, student)
+        for task in tasks:
+            expected = BY_ID[task].points if task == other else 0
+            assert got[task]["score"] == expected, (student, task, got[task]["output"])
+    for name, reason in HOSTILE.items():
+        if reason:
+            outputs = " ".join(results(out, name.replace("_", "-"))[t]["output"] for t in tasks if t != other)
+            assert reason in outputs, (name, outputs)
+    for student, reason in MALFORMED.items():
+        assert scores[student]["total"] == 0
+        assert reason in results(out, student)["_data"]["output"], (student, results(out, student)["_data"])
+
+    assert heard == [], f"the sandbox reached the network: {heard}"
+    assert not escaped.exists() and not list(tmp_path.rglob(escaped.name))
+    for path in out.rglob("*"):
+        if path.is_file() and "logs" not in path.parts:
+            assert MARKER.encode() not in path.read_bytes(), f"{path} holds forged content"
+    assert_no_secrets(out)
+
+    # again without --force: nobody is graded twice
+    again = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert again.returncode == 0 and sheet(out) == scores
+    print(f"graded {len(scores)} submissions in {seconds:.0f} s with --jobs 2")
+
+
+def _listen():
+    """A TCP listener on 127.0.0.1 of the grading machine; `heard` collects whatever reaches it."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    server.settimeout(0.5)
+    heard = []
+
+    def serve():
+        while True:
+            try:
+                connection, _ = server.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            heard.append(connection.recv(100))
+            connection.close()
+    threading.Thread(target=serve, daemon=True).start()
+    return server, heard
