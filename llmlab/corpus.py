@@ -152,7 +152,7 @@ def words() -> list[str]:
 # ---- sampling ---------------------------------------------------------------------------------------------
 
 def sample_words(rng: random.Random, symbol="Sentence") -> list[str]:
-    """One sentence as a list of words, drawn with `rng` (same seed, same sentences)."""
+    """The words of one random `symbol` (a whole sentence by default), drawn with `rng`: same seed, same words."""
     if is_word(symbol):
         return [symbol]
     rules = _rules(symbol)
