@@ -84,7 +84,7 @@ def error_name(scenario, *args):
     try:
         call(scenario, *args)
     except Exception as e:  # noqa: BLE001
-        return type(e).__name__ if type(e).__name__ != "SubmissionError" else str(e).split(":")[0]
+        return getattr(e, "kind", None) or type(e).__name__  # the sandbox's SubmissionError has `kind`
     return None
 
 
