@@ -3,38 +3,12 @@ test_generate.py.
 
 Expected values come from transformers' own logits warpers (TopKLogitsWarper, TopPLogitsWarper), from
 torch.multinomial (what transformers samples with), or from small cases worked out by hand."""
-import math
-
 import pytest
 import torch
 from transformers.generation.logits_process import TopKLogitsWarper, TopPLogitsWarper
 
 from tests.adapters import call
-
-INF = math.inf
-
-
-def random_logits(seed: int, batch: int = 4, vocab: int = 30, ties: bool = False, neg_inf: bool = False,
-                  scale: float = 3.0) -> torch.Tensor:
-    """Random (batch, vocab) logits; with ties, rounded so that equal values occur; with neg_inf, ~20% -inf."""
-    g = torch.Generator().manual_seed(seed)
-    x = torch.randn(batch, vocab, generator=g) * scale
-    if ties:
-        x = x.round()
-    if neg_inf:
-        x[torch.rand(batch, vocab, generator=g) < 0.2] = -INF
-        x[:, 0] = x[:, 0].clamp(min=0)  # at least one finite logit per row
-    return x
-
-
-def check_filtered(out, logits, expected):
-    """`out` is a new tensor of logits' shape and dtype, equal to `expected` (same -inf positions, same values)."""
-    assert isinstance(out, torch.Tensor), f"expected a tensor, got {type(out).__name__}"
-    assert out.shape == logits.shape, f"shape {tuple(out.shape)}, expected {tuple(logits.shape)}"
-    assert out.dtype == logits.dtype, f"dtype {out.dtype}, expected {logits.dtype} (keep the input's dtype)"
-    assert torch.equal(torch.isneginf(out), torch.isneginf(expected)), "a different set of tokens was removed"
-    kept = ~torch.isneginf(expected)
-    torch.testing.assert_close(out[kept], expected[kept], rtol=1e-6, atol=1e-6)
+from tests.logits_cases import INF, TOP_PS, check_filtered, nucleus_logits, random_logits
 
 
 # ---- t01_greedy ----------------------------------------------------------------------------------------
@@ -89,7 +63,8 @@ def test_sample_follows_the_probabilities_and_never_draws_minus_inf():
     counts = torch.bincount(out, minlength=5).double() / 4000
     assert counts[4] == 0, "a token of probability 0 (logit -inf) was drawn"
     # 4000 draws: each frequency is within 4 standard deviations of its probability
-    assert ((counts - probs.double()).abs() <= 4 * (probs.double() * (1 - probs.double()) / 4000).sqrt() + 1e-9).all(), \
+    p = probs.double()
+    assert ((counts - p).abs() <= 4 * (p * (1 - p) / 4000).sqrt() + 1e-9).all(), \
         f"frequencies {counts.tolist()} do not match probabilities {probs.tolist()}"
 
 
@@ -151,23 +126,6 @@ def test_top_k_rejects_bad_arguments(k, mtk):
 
 # ---- t01_top_p -----------------------------------------------------------------------------------------
 
-def nucleus_logits(seed: int, batch: int, vocab: int, dtype=torch.float32, margin: float = 1e-4,
-                   neg_inf: bool = False) -> torch.Tensor:
-    """Random logits whose cumulative probabilities stay `margin` away from every 1 - p tested below, so that
-    the kept set does not hinge on rounding (ties at the boundary depend on an unstable sort)."""
-    rows, attempt = [], 0
-    while len(rows) < batch:
-        attempt += 1
-        x = random_logits(seed * 10000 + attempt, 1, vocab, neg_inf=neg_inf, scale=2.0).to(dtype)
-        cum = torch.sort(x.double(), dim=-1).values.softmax(-1).cumsum(-1)
-        if all((cum - (1 - p)).abs().min() > margin for p in TOP_PS):
-            rows.append(x)
-    return torch.cat(rows)
-
-
-TOP_PS = [0.1, 0.5, 0.8, 0.9, 0.95]
-
-
 @pytest.mark.task("t01_top_p")
 @pytest.mark.parametrize("probs,p,kept", [
     ([0.5, 0.3, 0.2], 0.8, [0, 1]),           # the prefix reaching p exactly stops there
@@ -219,12 +177,6 @@ def test_top_p_equals_transformers(seed):
         for mtk in [1, 3]:
             expected = TopPLogitsWarper(p, min_tokens_to_keep=mtk)(None, logits)
             check_filtered(call("top_p_filter", logits, p, min_tokens_to_keep=mtk), logits, expected)
-
-
-@pytest.mark.task("t01_top_p")
-def test_top_p_one_still_removes_probability_zero():
-    logits = torch.tensor([[0.0, -200.0, 1.0, -INF]])  # exp(-200) underflows to probability 0 in float32
-    check_filtered(call("top_p_filter", logits, 1.0), logits, TopPLogitsWarper(1.0)(None, logits))
 
 
 @pytest.mark.task("t01_top_p")

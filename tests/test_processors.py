@@ -13,15 +13,8 @@ from transformers.generation.logits_process import (LogitsProcessorList, NoRepea
                                                     TopKLogitsWarper, TopPLogitsWarper)
 
 from tests.adapters import call
-from tests.test_decoding import check_filtered, random_logits
-
-INF = math.inf
-
-
-def random_ids(seed: int, batch: int, length: int, vocab: int) -> torch.Tensor:
-    """Token ids with plenty of repeats (drawn from the first few ids of the vocabulary)."""
-    g = torch.Generator().manual_seed(seed)
-    return torch.randint(0, min(vocab, 8), (batch, length), generator=g)
+from tests.logits_cases import INF, check_filtered, random_logits
+from tests.logits_cases import random_token_ids as random_ids
 
 
 def rejects(fn, *args, **kwargs) -> bool:

@@ -1,0 +1,89 @@
+"""Hidden tests of t01_beam_search: transformers' beam search (2*num_beams candidates per step, EOS candidates
+finish only when ranked among the first num_beams, scores divided by gen_len ** length_penalty with gen_len
+the generated tokens including EOS, early stopping True / False / "never", hypotheses best first), on small
+random Llamas with an EOS token the model likes. The reference beam_search equals transformers' generate
+(tests/test_generate.py), so expected values come from it."""
+from functools import lru_cache
+
+import pytest
+import torch
+
+from llmlab.decoding import beam_search as reference
+from tests.adapters import call, model_spec
+from tests.random_llama import random_ids, random_llama
+
+pytestmark = pytest.mark.task("t01_beam_search")
+
+
+@lru_cache(maxsize=None)
+def case(name, seed, prompt_length=4):
+    """(model, its spec, prompt, an EOS token): the EOS is the most frequent token of a beam search without
+    one, so that hypotheses really end early."""
+    model = random_llama(name, seed=seed)
+    input_ids = random_ids(model.config.vocab_size, 1, prompt_length, seed=seed)
+    sequences, _ = reference(model, input_ids, 4, 8, num_return_sequences=4)
+    generated = torch.cat([s[prompt_length:] for s in sequences])
+    return model, model_spec(model), input_ids, int(generated.mode().values)
+
+
+def check(name, seed, num_beams, max_new_tokens, **settings):
+    model, spec, input_ids, eos = case(name, seed)
+    settings.setdefault("eos_token_id", eos)
+    expected_sequences, expected_scores = reference(model, input_ids, num_beams, max_new_tokens, **settings)
+    result = call("beam_search", spec, input_ids, num_beams=num_beams, max_new_tokens=max_new_tokens, **settings)
+    assert isinstance(result, (tuple, list)) and len(result) == 2, "beam_search returns (sequences, scores)"
+    sequences, scores = result
+    n = settings.get("num_return_sequences", 1)
+    assert isinstance(sequences, list) and len(sequences) == n, f"expected a list of {n} sequences"
+    for s in sequences:
+        assert isinstance(s, torch.Tensor) and s.dim() == 1 and s.dtype == torch.int64, \
+            "each sequence is a 1-D int64 tensor"
+    assert isinstance(scores, torch.Tensor) and scores.is_floating_point() and scores.shape == (n,), \
+        f"scores must be a float tensor of shape ({n},)"
+    got = [s.tolist() for s in sequences]
+    want = [s.tolist() for s in expected_sequences]
+    assert got == want, f"{settings}: sequences differ"
+    torch.testing.assert_close(scores.float(), expected_scores, rtol=1e-5, atol=1e-5,
+                               msg=lambda m: f"{settings}: scores differ: {m}")
+    return got
+
+
+@pytest.mark.parametrize("length_penalty", [-1.0, 0.0, 0.5, 1.0, 2.0])
+def test_length_penalty_and_early_stopping(length_penalty):
+    for i, early_stopping in enumerate([False, True, "never"]):
+        check("gqa_tied", 0, 3, 9, length_penalty=length_penalty, early_stopping=early_stopping,
+              num_return_sequences=1 + i)
+
+
+@pytest.mark.parametrize("name,seed,num_beams,max_new_tokens", [("gqa3_untied", 1, 4, 7), ("mha", 3, 2, 8),
+                                                                ("llama3_mqa", 2, 5, 6)])
+def test_other_models_and_beam_counts(name, seed, num_beams, max_new_tokens):
+    check(name, seed, num_beams, max_new_tokens, num_return_sequences=num_beams)
+    check(name, seed, num_beams, max_new_tokens, length_penalty=2.0, early_stopping="never", num_return_sequences=2)
+    check(name, seed, num_beams, max_new_tokens, length_penalty=0.0, early_stopping=True)
+
+
+def test_early_stopping_changes_the_result():
+    """Cases where early_stopping=True stops before False would, and where "never" searches longer than False."""
+    check("gqa3_untied", 1, 3, 6, length_penalty=1.0, early_stopping=True, num_return_sequences=3)
+    check("mha", 1, 2, 9, length_penalty=1.0, early_stopping="never", num_return_sequences=2)
+    check("mha", 2, 3, 6, length_penalty=1.0, early_stopping="never", num_return_sequences=3)
+
+
+def test_without_eos_and_one_new_token():
+    check("gqa_tied", 5, 3, 6, eos_token_id=None, num_return_sequences=3)
+    check("gqa_tied", 5, 4, 1, num_return_sequences=4)
+
+
+def test_some_hypotheses_end_with_eos():
+    got = check("gqa_tied", 0, 3, 9, length_penalty=0.0, num_return_sequences=3)
+    eos = case("gqa_tied", 0)[3]
+    assert any(s[-1] == eos and len(s) < 4 + 9 for s in got)
+
+
+@pytest.mark.parametrize("bad", [dict(num_beams=0), dict(max_new_tokens=0), dict(num_return_sequences=4),
+                                 dict(early_stopping="sometimes")])
+def test_rejects_bad_arguments(bad):
+    kwargs = {"num_beams": 3, "max_new_tokens": 4, **bad}
+    result = call("beam_search_error", case("mha", 3)[1], torch.tensor([[1, 2, 3]]), **kwargs)
+    assert result is not None and result[0] == "ValueError", f"beam_search(..., {bad}): {result}"

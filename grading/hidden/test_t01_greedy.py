@@ -1,0 +1,44 @@
+"""Hidden tests of t01_greedy: argmax of each row, the lowest index on ties, int64 of shape (B,)."""
+import pytest
+import torch
+
+from tests.adapters import call
+from tests.logits_cases import INF, random_logits
+
+pytestmark = pytest.mark.task("t01_greedy")
+
+
+def first_argmax(logits):
+    """The lowest index holding each row's maximum (computed by hand, not with argmax)."""
+    return torch.tensor([row.index(max(row)) for row in logits.tolist()])
+
+
+def check(logits):
+    out = call("greedy", logits)
+    assert isinstance(out, torch.Tensor), f"greedy must return a tensor, got {type(out).__name__}"
+    assert out.dtype == torch.int64, f"token ids must be int64, got {out.dtype}"
+    assert out.shape == (logits.shape[0],), f"expected shape ({logits.shape[0]},), got {tuple(out.shape)}"
+    assert torch.equal(out, first_argmax(logits)), "not the first index of each row's largest logit"
+
+
+def test_ties_pick_the_lowest_index():
+    check(torch.tensor([[1.0, 5.0, 5.0, 2.0], [7.0, 7.0, 7.0, 7.0], [-INF, -INF, 0.5, 0.5], [0.0, 1.0, 0.0, 1.0]]))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.float64])
+def test_random_batches_with_ties_and_minus_inf(dtype):
+    for seed in range(3):
+        check(random_logits(100 + seed, batch=7, vocab=[5, 40, 300][seed], ties=True, neg_inf=seed == 1).to(dtype))
+
+
+def test_close_logits_are_not_ties():
+    check(torch.tensor([[0.0, 1e-4, -1.0], [2.0, 2.0 - 1e-5, 1.0]]))
+
+
+def test_one_row_and_large_vocabulary():
+    check(random_logits(7, batch=1, vocab=5000))
+
+
+def test_rejects_logits_that_are_not_a_batch():
+    result = call("raises", "decoding.greedy", torch.zeros(6))
+    assert result is not None and result[0] == "ValueError", f"greedy(1-D logits): {result}"

@@ -1,0 +1,69 @@
+"""Hidden tests of t01_top_p: transformers' TopPLogitsWarper semantics (keep a token while the probability
+ranked above it is < p: the crossing token stays, an exact hit stops), min_tokens_to_keep, p in {0, 1},
+-inf entries, float16, a new tensor, and argument validation. Random cases keep their cumulative
+probabilities away from the boundary, so that rounding cannot decide them."""
+import pytest
+import torch
+
+from llmlab.decoding import top_p_filter as reference
+from tests.adapters import call
+from tests.logits_cases import TOP_PS, check_filtered, nucleus_logits, random_logits
+
+pytestmark = pytest.mark.task("t01_top_p")
+
+
+def kept(probs, p, mtk=1):
+    out = call("top_p_filter", torch.tensor(probs).log(), p, min_tokens_to_keep=mtk)
+    assert isinstance(out, torch.Tensor) and out.shape == (len(probs), len(probs[0]))
+    return (~torch.isneginf(out)).tolist()
+
+
+def test_the_crossing_token_is_kept():
+    assert kept([[0.5, 0.3, 0.2]], 0.6) == [[True, True, False]]
+    assert kept([[0.1, 0.2, 0.3, 0.4]], 0.65) == [[False, False, True, True]]
+    assert kept([[0.05, 0.15, 0.7, 0.1], [0.3, 0.3, 0.39, 0.01]], 0.75) == [[False, True, True, False],
+                                                                          [True, True, True, False]]
+
+
+def test_an_exact_hit_stops_there():
+    """Equal logits give exact probabilities 1/n: the first tokens whose mass reaches p exactly are enough
+    (which of the equal tokens survive is not graded, only how many)."""
+    for logits, p, n in [(torch.zeros(4, 4), 0.5, 2), (torch.zeros(2, 8), 0.25, 2), (torch.zeros(2, 8), 0.75, 6),
+                         (torch.tensor([[0.5, 0.25, 0.25]]).log(), 0.75, 2)]:
+        out = call("top_p_filter", logits, p)
+        assert isinstance(out, torch.Tensor) and out.shape == logits.shape
+        assert (~torch.isneginf(out)).sum(dim=-1).tolist() == [n] * len(logits), f"p={p}: keep {n} of {logits.shape[1]}"
+
+
+def test_p_zero_and_min_tokens_to_keep():
+    assert kept([[0.2, 0.5, 0.3]], 0.0) == [[False, True, False]]
+    assert kept([[0.2, 0.5, 0.3]], 0.0, mtk=2) == [[False, True, True]]
+    assert kept([[0.05, 0.9, 0.03, 0.02]], 0.5, mtk=3) == [[True, True, True, False]]
+    assert kept([[0.05, 0.9, 0.03, 0.02]], 0.95, mtk=4) == [[True, True, True, True]]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+def test_random_batches(dtype):
+    margin = 1e-2 if dtype == torch.float16 else 1e-4
+    for seed in range(4):
+        vocab = [5, 12, 40, 9][seed] if dtype == torch.float16 else [5, 30, 100, 64][seed]
+        logits = nucleus_logits(300 + seed, batch=4, vocab=vocab, dtype=dtype, margin=margin, neg_inf=seed % 2 == 1)
+        for p in TOP_PS:
+            for mtk in [1, 2]:
+                out = call("top_p_filter", logits, p, min_tokens_to_keep=mtk)
+                check_filtered(out, logits, reference(logits, p, min_tokens_to_keep=mtk), rtol=0, atol=0)
+
+
+def test_p_one_keeps_every_token():
+    logits = random_logits(310, batch=3, vocab=20, neg_inf=True)
+    check_filtered(call("top_p_filter", logits, 1.0), logits, logits, rtol=0, atol=0)
+
+
+def test_does_not_modify_its_input():
+    assert call("does_not_mutate", "decoding.top_p_filter", random_logits(320), 0.6) is True
+
+
+@pytest.mark.parametrize("p,mtk", [(-0.5, 1), (1.01, 1), ("0.9", 1), (None, 1), (0.9, 0), (0.9, 1.5)])
+def test_rejects_bad_arguments(p, mtk):
+    result = call("raises", "decoding.top_p_filter", random_logits(330), p, min_tokens_to_keep=mtk)
+    assert result is not None and result[0] == "ValueError", f"top_p_filter(p={p!r}, min_tokens_to_keep={mtk!r})"

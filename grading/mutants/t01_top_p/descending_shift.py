@@ -1,0 +1,15 @@
+"""The classic descending rule: remove cumulative > p, shifted right by one. It equals transformers' rule except
+when a prefix reaches p exactly, where it keeps one token too many."""
+
+
+def top_p_filter(logits, p, min_tokens_to_keep=1):
+    check_logits(logits)
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 1:
+        raise ValueError(f"p must be a number in [0, 1], got {p!r}")
+    check_min_tokens_to_keep(min_tokens_to_keep)
+    sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
+    cumulative = sorted_logits.softmax(dim=-1).cumsum(dim=-1)
+    remove_sorted = cumulative > p
+    remove_sorted[:, 1:] = remove_sorted[:, :-1].clone()
+    remove_sorted[:, :min_tokens_to_keep] = False
+    return logits.masked_fill(remove_sorted.scatter(1, order, remove_sorted), -math.inf)
