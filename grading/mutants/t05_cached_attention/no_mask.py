@@ -1,0 +1,11 @@
+"""No causal mask at all: every new token also sees the new tokens after it."""
+
+
+def cached_attention(q, k, v, cache, layer, pos, rope):
+    T = q.shape[2]
+    cos, sin = rope(torch.arange(pos, pos + T, device=q.device), q.dtype)
+    q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+    k, v = cache.update(layer, pos, k, v)
+    n_rep = q.shape[1] // k.shape[1]
+    k, v = k.repeat_interleave(n_rep, dim=1), v.repeat_interleave(n_rep, dim=1)
+    return F.scaled_dot_product_attention(q, k, v)
