@@ -21,7 +21,7 @@ def task_output(task: dict) -> str:
     if task.get("tests"):
         lines.append(f"hidden tests passed: {task['passed']} / {task['tests']}")
     lines += [f"- {message}" for message in task["messages"]]
-    if task["status"] in ("failed", "partial", "not implemented"):
+    if task.get("tests") and task["status"] != "passed":
         lines.append(f"reproduce: python -m pytest tests --task {task['id']}  (or llmlab.check(\"{task['id']}\") "
                      f"in the notebook)")
     return "\n".join(lines)
@@ -51,7 +51,7 @@ def feedback_html(result: dict) -> str:
         details = "".join(f"<li>{e(m)}</li>" for m in t["messages"])
         tests = (f"<p>隐藏测试 (hidden tests): {t['passed']} / {t['tests']} 通过 (passed)</p>" if t.get("tests") else "")
         reproduce = ""
-        if t["status"] in ("failed", "partial", "not implemented"):
+        if t.get("tests") and t["status"] != "passed":
             reproduce = (f"<p>如何复现 (reproduce): <code>python -m pytest tests --task {e(t['id'])}</code>，"
                          f"或在 notebook 中运行 <code>llmlab.check(\"{e(t['id'])}\")</code></p>")
         sections.append(f"<section id='{e(t['id'])}'><h3>{mark} {e(t['id'])}: {e(BY_ID[t['id']].title)}</h3>"

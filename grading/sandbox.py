@@ -190,15 +190,13 @@ def harness_dir() -> Path:
 
 
 def make_readable(folder: Path):
-    """Let the sandbox's unprivileged uid read `folder` (files 0644, folders 0755)."""
-    os.chmod(folder, 0o755)
+    """Let the sandbox's unprivileged uid read `folder` and everything in it (adds o+r, and o+x to folders)."""
     for base, dirs, files in os.walk(folder):
-        for d in dirs:
-            if not os.path.islink(os.path.join(base, d)):
-                os.chmod(os.path.join(base, d), 0o755)
-        for f in files:
-            if not os.path.islink(os.path.join(base, f)):
-                os.chmod(os.path.join(base, f), 0o644)
+        os.chmod(base, os.stat(base).st_mode | 0o005)
+        for name in files:
+            path = os.path.join(base, name)
+            if not os.path.islink(path):
+                os.chmod(path, os.stat(path).st_mode | 0o004)
 
 
 def _claim_uid() -> tuple[int, int]:
@@ -215,14 +213,10 @@ def _claim_uid() -> tuple[int, int]:
     raise RuntimeError(f"more than {UID_SLOTS} sandboxes at once")
 
 
-@functools.cache
-def _others_can_run_python() -> bool:
-    """Whether an unprivileged uid could run this Python outside a sandbox (every folder on the way is o+x)."""
-    for path in (os.path.realpath(sys.executable), os.path.realpath(sys.prefix)):
-        for folder in [Path(path), *Path(path).parents]:
-            if folder.is_dir() and not os.stat(folder).st_mode & 0o001:
-                return False
-    return True
+def _others_can_reach(path) -> bool:
+    """Whether an unprivileged uid can get to `path` (every folder on the way is o+x)."""
+    path = Path(os.path.realpath(path))
+    return all(not folder.is_dir() or os.stat(folder).st_mode & 0o001 for folder in [path, *path.parents])
 
 
 def _environment(pythonpath: str) -> dict:
@@ -249,7 +243,8 @@ class Jail:
         make_readable(package)
         self._uid = self._uid_lock = self._scratch = None
         self.partial = b""
-        if os.geteuid() == 0 and (self.kind == "bwrap" or _others_can_run_python()):
+        if os.geteuid() == 0 and (self.kind == "bwrap" or all(map(_others_can_reach, (
+                sys.executable, sys.prefix, package, harness)))):   # else, without bwrap, it stays root
             self._uid, self._uid_lock = _claim_uid()
         if self.kind == "bwrap":
             paths = {"package": INSIDE_PACKAGE, "harness": INSIDE_HARNESS}
@@ -481,11 +476,11 @@ class Sandbox:
 def explain(kind: str, message: str, limits: Limits) -> str:
     """The message of a student's exception, naming the limit behind it where there is one."""
     if kind == "MemoryError" or "can't allocate memory" in message or "not enough memory" in message:
-        return f"memory limit of {limits.memory_mb} MiB exceeded ({message[:200]})"
+        return f"memory limit of {limits.memory_mb} MiB exceeded" + (f" ({message[:200]})" if message else "")
     if "File too large" in message or "[Errno 27]" in message:
         return f"output limit of {limits.output_mb} MiB exceeded: the code printed or wrote too much"
     if kind == "BlockingIOError" and "temporarily unavailable" in message:
-        return f"process limit of {limits.max_processes} exceeded ({message[:200]})"
+        return f"process limit of {limits.max_processes} exceeded" + (f" ({message[:200]})" if message else "")
     if kind == "SystemExit":
         return f"the code called sys.exit({message})"
     return message[:500]

@@ -51,12 +51,17 @@ def enter_sandbox():
 
 
 def _describe(e: BaseException) -> str:
-    """The exception's message (logged with its traceback); student exceptions may even fail to print."""
+    """The exception's message; its traceback goes to the log (which may be full, or the exception may not
+    even print: student code)."""
+    try:
+        message = str(e)[:2000]
+    except BaseException:  # noqa: BLE001
+        message = "(the exception could not be printed)"
     try:
         print(traceback.format_exc(), flush=True)
-        return str(e)[:2000]
     except BaseException:  # noqa: BLE001
-        return "(the exception could not be printed)"
+        pass
+    return message
 
 
 def main(scenario_modules):

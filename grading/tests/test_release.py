@@ -1,0 +1,81 @@
+"""The student release: complete, in sync with its sources, free of solutions and hidden tests, and installable."""
+import json
+import os
+import subprocess
+import sys
+import venv
+
+import pytest
+
+from grading.notebooks import RELEASED, SOURCE, check_sources, release_files, source_notebooks
+from grading.release import build_release, leaks, secret_fragments
+from grading.sandbox import ROOT
+from llmlab.tasks import EXERCISE_MODULES
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory):
+    return build_release(tmp_path_factory.mktemp("release") / "llmlab-release")
+
+
+def test_release_layout(release):
+    assert sorted(p.name for p in release.iterdir()) == [".gitignore", "README.md", "llmlab", "notebooks",
+                                                         "pyproject.toml", "tests"]
+    for module in EXERCISE_MODULES:
+        assert (release / "llmlab" / f"{module}.py").read_bytes() == (ROOT / "llmlab" / f"{module}.py").read_bytes()
+    assert 'testpaths = ["tests"]' in (release / "pyproject.toml").read_text()
+    readme = (release / "README.md").read_text(encoding="utf-8")
+    assert "python -m pytest tests --task" in readme and "python -m zipfile -c" in readme
+    assert "| `t05_kv_cache` |" in readme and "{{" not in readme
+    assert not list(release.rglob("__pycache__")) and not (release / "solutions").exists()
+
+
+def test_release_holds_no_solution_and_no_hidden_test(release):
+    assert len(secret_fragments()) >= len(list((ROOT / "grading" / "hidden").glob("test_*.py")))
+    assert leaks(release) == []
+
+
+def test_leak_scan_finds_planted_leaks(release, tmp_path):
+    """The scan can fail: a solution block hidden in a public test and a hidden test in a notebook."""
+    (origin_a, solution), (origin_b, hidden) = [next(f for f in secret_fragments() if kind in f[0])
+                                                for kind in ("solution block", "grading/hidden")]
+    copy = tmp_path / "copy"
+    (copy / "tests").mkdir(parents=True)
+    (copy / "tests" / "test_x.py").write_text("def test_x():\n    " + solution + "\n")
+    notebook = {"cells": [{"cell_type": "code", "source": [hidden[:10], hidden[10:]], "metadata": {}}]}
+    (copy / "nb.ipynb").write_text(json.dumps(notebook))
+    found = leaks(copy)
+    assert ("tests/test_x.py", origin_a) in found and ("nb.ipynb", origin_b) in found
+
+
+def test_notebook_sources_match_the_task_table():
+    assert check_sources() == []
+
+
+@pytest.mark.skipif(not source_notebooks(), reason="no source notebooks yet")
+def test_notebooks_are_generated_from_their_sources():
+    generated = release_files(SOURCE)
+    committed = {p.relative_to(RELEASED).as_posix(): p.read_bytes() for p in sorted(RELEASED.rglob("*"))
+                 if p.is_file() and ".ipynb_checkpoints" not in p.parts}
+    stale = sorted(name for name in generated.keys() | committed.keys() if generated.get(name) != committed.get(name))
+    assert not stale, f"notebooks/ is out of date, run `python -m grading notebooks`: {stale}"
+
+
+def test_release_installs_and_runs_in_a_fresh_environment(release, tmp_path):
+    """`pip install -e .` in a new virtual environment (offline: the dependencies come from this Python), then
+    the public tests run: they fail only because the stubs are not implemented yet."""
+    env_dir = tmp_path / "venv"
+    venv.create(env_dir, system_site_packages=True, with_pip=False)
+    python = str(env_dir / "bin" / "python")
+    environ = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "LLMLAB_TARGET")}
+    install = subprocess.run([sys.executable, "-m", "pip", "--python", python, "install", "--no-deps",
+                              "--no-build-isolation", "--no-index", "-e", str(release)],
+                             capture_output=True, text=True, env=environ, timeout=600)
+    assert install.returncode == 0, install.stdout[-2000:] + install.stderr[-2000:]
+    where = subprocess.run([python, "-c", "import llmlab.tasks; print(llmlab.tasks.__file__)"], cwd=tmp_path,
+                           capture_output=True, text=True, env=environ)
+    assert where.stdout.strip() == str(release / "llmlab" / "tasks.py"), where.stderr
+    tests = subprocess.run([python, "-m", "pytest", "tests", "--task", "t04_flops", "-q", "-x", "-p",
+                            "no:cacheprovider"], cwd=release, capture_output=True, text=True, env=environ,
+                           timeout=600)
+    assert tests.returncode == 1 and "NotImplementedError: t04_flops: implement" in tests.stdout, tests.stdout[-3000:]

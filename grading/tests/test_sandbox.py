@@ -1,0 +1,141 @@
+"""The sandbox itself: what student code can see and do inside it, its limits, and the loud fallback."""
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+
+from grading.overlay import build_overlay
+from grading.sandbox import ROOT, Limits, Sandbox, SubmissionError, TimeLimit, backend
+from grading.submission import Submission, build_package
+
+PROBES = textwrap.dedent('''
+
+    def probe(repo, port):
+        """Everything worth knowing about the sandbox, as the message of an exception (plain data)."""
+        import json, os, resource, socket
+        facts = {"uid": os.getuid(), "root": sorted(os.listdir("/")), "repo": os.path.exists(repo),
+                 "processes": sorted(p for p in os.listdir("/proc") if p.isdigit()),
+                 "nproc": resource.getrlimit(resource.RLIMIT_NPROC)[0],
+                 "address_space": resource.getrlimit(resource.RLIMIT_AS)[0], "writable": []}
+        for folder in ("/", "/usr", "/etc", "/sandbox/pkg", "/sandbox/harness", "/tmp", os.path.dirname(os.__file__)):
+            try:
+                with open(os.path.join(folder, "probe.txt"), "w") as f:
+                    f.write("x")
+                facts["writable"].append(folder)
+            except OSError:
+                pass
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+            facts["network"] = "connected"
+        except OSError as e:
+            facts["network"] = type(e).__name__
+        raise RuntimeError(json.dumps(facts))
+
+
+    def die(code):
+        import os
+        os._exit(code)
+
+
+    def spin():
+        while True:
+            pass
+
+
+    def hoard():
+        blocks = []
+        while True:
+            blocks.append(bytearray(64 << 20))
+
+
+    def shout():
+        while True:
+            print("x" * (1 << 20))
+''')
+
+
+@pytest.fixture(scope="module")
+def target(tmp_path_factory):
+    folder = build_overlay(tmp_path_factory.mktemp("sandbox-target"))
+    flops = folder / "llmlab" / "flops.py"
+    flops.write_text(flops.read_text(encoding="utf-8") + PROBES, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def sandbox(target, tmp_path):
+    box = Sandbox(target, Limits(call_seconds=10, memory_mb=2048, output_mb=2), log=tmp_path / "student.log")
+    yield box
+    box.close()
+
+
+def test_scenarios_run_and_return_plain_data(sandbox, tmp_path):
+    sizes = dict(n_layers=1, batch_size=1, max_seq_len=4, n_kv_heads=1, head_dim=2)
+    k = torch.arange(4.0).reshape(1, 1, 2, 2)
+    (k_all, v_all), length = sandbox.call("kv_cache", (sizes, [("update", 0, 0, k, k), ("length",)]))
+    assert type(k_all) is torch.Tensor and torch.equal(k_all, k) and length == 2
+    stubs = Sandbox(build_package(Submission(), tmp_path / "blank"))   # the release's stubs
+    with pytest.raises(NotImplementedError, match="t04_flops: implement matmul_flops"):
+        stubs.call("flops", ("matmul_flops", 2, 3, 4))
+    stubs.close()
+
+
+@pytest.mark.skipif(backend() != "bwrap", reason="needs bubblewrap")
+def test_inside_the_sandbox(sandbox):
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    kind, message = sandbox.call("raises", ("flops.probe", str(ROOT), server.getsockname()[1]))
+    server.close()
+    facts = json.loads(message)
+    assert kind == "RuntimeError"
+    assert facts["uid"] != 0
+    assert not facts["repo"], "the repository (solutions/, grading/) is visible"
+    assert set(facts["root"]) <= {"sandbox", "tmp", "dev", "proc", "usr", "etc", "bin", "sbin", "lib", "lib32",
+                                  "lib64", "libx32", *sys.base_prefix.split("/")[1:2]}
+    assert facts["writable"] == ["/tmp"]
+    assert facts["network"] in ("ConnectionRefusedError", "OSError", "TimeoutError"), facts["network"]
+    assert len(facts["processes"]) <= 3, f"sees other processes: {facts['processes']}"
+    assert facts["nproc"] == Limits().max_processes and facts["address_space"] == 2048 << 20
+
+
+def test_limits_and_crashes_become_reasons(sandbox, tmp_path):
+    with pytest.raises(SubmissionError, match="exited with code 5"):
+        sandbox.call("flops", ("die", 5))
+    with pytest.raises(TimeLimit, match="time limit of 10 s"):
+        sandbox.call("flops", ("spin",))
+    with pytest.raises(SubmissionError, match="MemoryError: memory limit of 2048 MiB exceeded"):
+        sandbox.call("flops", ("hoard",))
+    with pytest.raises(SubmissionError, match="output limit of 2 MiB exceeded"):
+        sandbox.call("flops", ("shout",))
+    assert (tmp_path / "student.log").stat().st_size <= 2 << 20
+    assert sandbox.call("flops", ("matmul_flops", 2, 3, 4)) == 48   # restarted after each failure
+
+
+def test_total_time_of_a_submission(target):
+    box = Sandbox(target, Limits(submission_seconds=0))
+    with pytest.raises(TimeLimit, match="whole submission is used up"):
+        box.call("flops", ("matmul_flops", 2, 3, 4))
+
+
+def test_without_bwrap_it_warns_loudly_and_still_limits(target):
+    code = textwrap.dedent(f'''
+        from grading.sandbox import Limits, Sandbox, TimeLimit
+        box = Sandbox({str(target)!r}, Limits(call_seconds=3))
+        assert box.call("flops", ("matmul_flops", 2, 3, 4)) == 48
+        try:
+            box.call("flops", ("spin",))
+        except TimeLimit as e:
+            print("stopped:", e)
+        box.close()
+    ''')
+    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                         env=dict(os.environ, LLMLAB_SANDBOX="none"))
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "WARNING: student code runs WITHOUT a sandbox" in run.stderr
+    assert "stopped: time limit of 3 s exceeded" in run.stdout

@@ -1,0 +1,83 @@
+"""Reading submissions: folders and zips are checked before anything is unpacked or run."""
+import os
+import stat
+import zipfile
+
+import pytest
+
+from grading import submission as submission_module
+from grading.sandbox import ROOT
+from grading.submission import (Submission, SubmissionProblem, build_package, find_submissions, read_submission,
+                                unpack)
+from llmlab.tasks import EXERCISE_MODULES
+
+MODULE = EXERCISE_MODULES[0]
+
+
+def make_zip(path, members):
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            if isinstance(data, zipfile.ZipInfo):
+                archive.writestr(data, "target")
+            else:
+                archive.writestr(name, data)
+    return path
+
+
+def test_zip_with_a_top_folder_and_notebooks(tmp_path):
+    path = make_zip(tmp_path / "s1.zip", {f"release/llmlab/{MODULE}.py": "x = 1\n",
+                                          "release/notebooks/01_decoding_strategies.ipynb": "{}",
+                                          "__MACOSX/release/._junk": "junk"})
+    submission = read_submission(path, tmp_path / "scratch")
+    assert submission.modules == {MODULE: "x = 1\n"}
+    assert submission.notebooks == {"01_decoding_strategies.ipynb": b"{}"}
+    assert sum("is missing" in note for note in submission.notes) == len(EXERCISE_MODULES) - 1
+
+
+@pytest.mark.parametrize("name", ["../evil.py", "/etc/evil.py", "a/../../evil.py", "C:/evil.py", "a\\..\\..\\evil.py"])
+def test_unsafe_paths_are_refused_before_anything_is_written(tmp_path, name):
+    path = make_zip(tmp_path / "s.zip", {"llmlab/kv_cache.py": "x", name: "evil"})
+    with pytest.raises(SubmissionProblem, match="unsafe path"):
+        unpack(path, tmp_path / "out")
+    assert not (tmp_path / "out").exists() and not (tmp_path / "evil.py").exists()
+
+
+def test_links_bombs_and_garbage_are_refused(tmp_path, monkeypatch):
+    link = zipfile.ZipInfo("llmlab/kv_cache.py")
+    link.external_attr = (stat.S_IFLNK | 0o777) << 16
+    with pytest.raises(SubmissionProblem, match="symbolic link"):
+        unpack(make_zip(tmp_path / "link.zip", {"link": link}), tmp_path / "a")
+    monkeypatch.setattr(submission_module, "MAX_UNPACKED", 1 << 20)
+    with pytest.raises(SubmissionProblem, match="unpacks to more than"):
+        unpack(make_zip(tmp_path / "bomb.zip", {"zeros": b"\0" * (2 << 20)}), tmp_path / "b")
+    (tmp_path / "garbage.zip").write_bytes(b"PK\x03\x04garbage")
+    with pytest.raises(SubmissionProblem, match="not a valid zip"):
+        read_submission(tmp_path / "garbage.zip", tmp_path / "c")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SubmissionProblem, match="no llmlab/ folder"):
+        read_submission(tmp_path / "empty", tmp_path / "d")
+
+
+def test_links_in_folders_are_not_followed(tmp_path):
+    (tmp_path / "s" / "llmlab").mkdir(parents=True)
+    os.symlink(ROOT / "solutions" / "llmlab" / f"{MODULE}.py", tmp_path / "s" / "llmlab" / f"{MODULE}.py")
+    submission = read_submission(tmp_path / "s", tmp_path / "scratch")
+    assert MODULE not in submission.modules
+    assert f"llmlab/{MODULE}.py is a symbolic link: its tasks are graded as not implemented" in submission.notes
+
+
+def test_student_ids_and_entries(tmp_path):
+    for name in ("2023001", "2023002.zip", "2023002", "bad id", ".hidden", "notes.txt"):
+        (tmp_path / name).mkdir() if "." not in name or name == ".hidden" else (tmp_path / name).write_text("x")
+    found, warnings = find_submissions(tmp_path)
+    assert [s for s, _ in found] == ["2023001", "2023002"]
+    assert found[1][1].name == "2023002"            # the folder sorts first; the zip is a second submission
+    assert len(warnings) == 3
+
+
+def test_package_is_the_graders_release_with_the_students_exercise_modules(tmp_path):
+    package = build_package(Submission(modules={MODULE: "# mine\n"}), tmp_path / "p")
+    assert (package / "llmlab" / f"{MODULE}.py").read_text() == "# mine\n"
+    assert (package / "llmlab" / "tasks.py").read_bytes() == (ROOT / "llmlab" / "tasks.py").read_bytes()
+    other = [m for m in EXERCISE_MODULES if m != MODULE][0]
+    assert (package / "llmlab" / f"{other}.py").read_bytes() == (ROOT / "llmlab" / f"{other}.py").read_bytes()
