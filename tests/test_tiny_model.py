@@ -10,6 +10,7 @@ import torch
 
 from llmlab import corpus, train
 from llmlab.checkpoint import SHIPPED, load_model, load_tokenizer
+from llmlab.model import Llama
 
 SENTENCES = ["南京大学计算机学院的课程有算法和操作系统。", "今天南京下雨，我想去杭州旅游，小红喜欢吃汤包、饺子和面条。"]
 LOOP_PROMPT = "我喜欢吃"
@@ -84,8 +85,8 @@ def test_model_learned_the_lecture_probabilities(model, tokenizer):
 
 
 def test_transformers_gives_the_same_logits(model, tokenizer):
-    transformers = pytest.importorskip("transformers")
-    hf, info = transformers.AutoModelForCausalLM.from_pretrained(SHIPPED, output_loading_info=True)
+    from transformers import AutoModelForCausalLM
+    hf, info = AutoModelForCausalLM.from_pretrained(SHIPPED, output_loading_info=True)
     assert type(hf).__name__ == "LlamaForCausalLM"
     assert not any(info.values()), info  # no missing, unexpected or mismatched weights
     for text in SENTENCES:
@@ -97,8 +98,8 @@ def test_transformers_gives_the_same_logits(model, tokenizer):
 
 
 def test_auto_tokenizer_encodes_like_tokenizers(tokenizer):
-    transformers = pytest.importorskip("transformers")
-    auto = transformers.AutoTokenizer.from_pretrained(SHIPPED)
+    from transformers import AutoTokenizer
+    auto = AutoTokenizer.from_pretrained(SHIPPED)
     assert (auto.bos_token_id, auto.eos_token_id, auto.pad_token_id) == (1, 2, 3)
     for text in SENTENCES + [corpus.LECTURE_PREFIX, "北京有abc"]:
         ids = tokenizer.encode(text).ids
@@ -124,7 +125,7 @@ def test_a_few_training_steps_lower_the_loss(tokenizer):
     torch.manual_seed(0)
     config = train.model_config(tokenizer.get_vocab_size(), hidden=32, layers=2, heads=4, kv_heads=2,
                                 intermediate=64)
-    tiny = train.Llama(config)
+    tiny = Llama(config)
     train.init_weights(tiny)
     data = train.batches(tokenizer, random.Random(0), batch_size=8, seq_len=32)
     losses = train.train(tiny, data, steps=20, lr=1e-2, warmup=5, progress=False)
