@@ -54,8 +54,10 @@ class Plan:
 # ---- the hidden tests ---------------------------------------------------------------------------------------
 
 def _pytest_env(**extra) -> dict:
+    """The trusted pytest process's environment: the reference as llmlab, no third-party pytest plugins
+    (hypothesis, nbval, ... cost seconds per submission at start-up and are not used by the hidden tests)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "LLMLAB_", "COV_"))}
-    env.update(LLMLAB_TARGET="reference", **extra)
+    env.update(LLMLAB_TARGET="reference", PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", **extra)
     return env
 
 
@@ -87,7 +89,7 @@ def run_hidden_tests(package: Path, plan: Plan, scratch: Path, logs: Path) -> li
     env = _pytest_env(LLMLAB_SUBMISSION=str(package), LLMLAB_RECORD=str(record), LLMLAB_LIMITS=plan.limits.to_env(),
                       LLMLAB_SANDBOX=plan.sandbox, LLMLAB_SANDBOX_LOG=str(scratch / "sandbox-output.log"))
     command = [sys.executable, "-m", "pytest", *nodeids, "-p", "grading.record", "-p", "no:cacheprovider",
-               "-p", "no:xdist", "-q", "--no-header", "--tb=short", "-o", "addopts="]
+               "-q", "--no-header", "--tb=short", "-o", "addopts="]
     timeout = plan.limits.submission_seconds + plan.limits.start_seconds + 120
     with open(output, "wb") as out:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,

@@ -32,7 +32,8 @@ def build_target(dest, variant: Path) -> Path:
 
 def run_hidden_tests(task_id: str, target: Path) -> subprocess.CompletedProcess:
     """Run grading/hidden/test_<task_id>.py with its scenarios executed against `target`."""
-    env = dict(os.environ, LLMLAB_SUBMISSION=str(target), LLMLAB_TARGET="reference")
+    env = dict(os.environ, LLMLAB_SUBMISSION=str(target), LLMLAB_TARGET="reference",
+               PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")      # as the autograder runs them
     return subprocess.run([sys.executable, "-m", "pytest", f"grading/hidden/test_{task_id}.py", "-q",
                            "-p", "no:cacheprovider", "-x", "--no-header", "-rN"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
