@@ -1,0 +1,10 @@
+"""Works with probabilities: log(p ** (1 / T) / sum(p ** (1 / T))), the same distribution as softmax(z / T)
+(the logits differ from z / T by a constant per row)."""
+
+
+def apply_temperature(logits, temperature):
+    check_logits(logits)
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not (0 < temperature < math.inf):
+        raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")
+    probs = torch.softmax(logits.double(), dim=-1) ** (1.0 / temperature)
+    return torch.log(probs / probs.sum(dim=-1, keepdim=True)).to(logits.dtype)

@@ -1,0 +1,8 @@
+"""Returns float32 whatever the input dtype."""
+
+
+def apply_temperature(logits, temperature):
+    check_logits(logits)
+    if not is_number(temperature) or not math.isfinite(temperature) or temperature <= 0:
+        raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")
+    return logits.float() / temperature

@@ -1,0 +1,8 @@
+"""Divides the input tensor in place."""
+
+
+def apply_temperature(logits, temperature):
+    check_logits(logits)
+    if not is_number(temperature) or not math.isfinite(temperature) or temperature <= 0:
+        raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")
+    return logits.div_(temperature)

@@ -1,0 +1,8 @@
+"""Returns softmax(z / T), probabilities, instead of logits."""
+
+
+def apply_temperature(logits, temperature):
+    check_logits(logits)
+    if not is_number(temperature) or not math.isfinite(temperature) or temperature <= 0:
+        raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")
+    return torch.softmax(logits / temperature, dim=-1)
