@@ -72,7 +72,11 @@ def generate(model, input_ids: torch.Tensor, max_new_tokens: int, *, do_sample: 
     done = torch.zeros(B, dtype=torch.bool, device=ids.device)        # rows that have produced an EOS
     for step in range(max_new_tokens):
         scores = process_logits(logits, ids, T, **penalties)
-        token = sample(scores, generator) if do_sample else greedy(scores)  # (B,)
+        if do_sample:  # draw where the generator lives (a CPU generator with a GPU model)
+            device = generator.device if generator is not None else scores.device
+            token = sample(scores.to(device), generator).to(ids.device)  # (B,)
+        else:
+            token = greedy(scores)                                     # (B,)
         if eos:
             token = torch.where(done, pad_token_id, token)            # finished rows get padding
             done |= torch.isin(token, torch.tensor(eos, device=ids.device))

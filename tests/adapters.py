@@ -158,6 +158,19 @@ def generate(spec, input_ids, max_new_tokens, seed=None, **kwargs):
 
 
 @scenario
+def generate_text(spec, vocab, prompt, max_new_tokens, **kwargs):
+    """llmlab.generate.generate_text(...) with a whitespace word-level tokenizer over `vocab` ({word: id})."""
+    from tokenizers import Tokenizer
+    from tokenizers.models import WordLevel
+    from tokenizers.pre_tokenizers import Whitespace
+
+    from llmlab.generate import generate_text
+    tokenizer = Tokenizer(WordLevel(vocab, unk_token=next(iter(vocab))))
+    tokenizer.pre_tokenizer = Whitespace()
+    return generate_text(build_model(spec), tokenizer, prompt, max_new_tokens, **kwargs)
+
+
+@scenario
 def raises(fn_path, *args, **kwargs):
     """The exception type name that llmlab's `fn_path` ("module.function") raises on these arguments, or None.
 

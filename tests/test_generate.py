@@ -210,3 +210,13 @@ def test_beam_search_rejects_bad_arguments(bad):
     kwargs = {"num_beams": 3, "max_new_tokens": 4, **bad}
     result = call("beam_search_error", model_spec(random_llama("mha")), torch.tensor([[1, 2, 3]]), **kwargs)
     assert result is not None and result[0] == "ValueError", f"beam_search(..., {bad}): {result}"
+
+
+@pytest.mark.task("t01_greedy")
+def test_generate_text_decodes_the_continuation():
+    model = random_llama("mha", seed=6)
+    vocab = {f"w{i}": i for i in range(model.config.vocab_size)}
+    ids = torch.tensor([[3, 14, 15, 9]])
+    expected = theirs(to_hf(model), ids, 6, do_sample=False)[0, 4:].tolist()
+    text = call("generate_text", model_spec(model), vocab, "w3 w14 w15 w9", 6, use_cache=False)
+    assert text == " ".join(f"w{t}" for t in expected)
