@@ -219,8 +219,8 @@ def _others_can_reach(path) -> bool:
     return all(not folder.is_dir() or os.stat(folder).st_mode & 0o001 for folder in [path, *path.parents])
 
 
-def _environment(pythonpath: str) -> dict:
-    tmp = "/tmp"
+def _environment(pythonpath: str, tmp: str = "/tmp") -> dict:
+    """The whole environment of a sandboxed process: nothing of the grader's leaks in."""
     return {"PATH": os.pathsep.join([os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin", "/bin"]),
             "HOME": tmp, "TMPDIR": tmp, "LANG": "C.UTF-8", "PYTHONPATH": pythonpath,
             "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1", "PYTHONUNBUFFERED": "1",
@@ -228,6 +228,73 @@ def _environment(pythonpath: str) -> dict:
             "MALLOC_ARENA_MAX": "2", "MPLBACKEND": "Agg", "MPLCONFIGDIR": f"{tmp}/matplotlib",
             "JUPYTER_RUNTIME_DIR": f"{tmp}/jupyter", "IPYTHONDIR": f"{tmp}/ipython", "JUPYTER_PLATFORM_DIRS": "1",
             "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "LLMLAB_DEVICE": "cpu"}
+
+
+class Cgroups:
+    """Best effort, for a root grader where cgroups can be made (v1 hierarchies, or v2 with the controllers
+    delegated): each sandbox gets its own cgroup, so that the CPU is shared fairly between sandboxes rather than
+    between their processes (a fork bomb cannot starve another student's grading) and `pids.max` caps its
+    processes as a whole. Without them, the rlimits stay, and each sandbox's session is its own scheduling
+    autogroup where the kernel has autogroups."""
+    SETTINGS = {"cpu": {}, "pids": {"pids.max": "max_processes"}}
+
+    def __init__(self, name: str, limits: Limits):
+        self.folders = []
+        for controller, settings in self.SETTINGS.items():
+            folder = _cgroup_folder(controller)
+            if folder is None:
+                continue
+            try:
+                (folder / name).mkdir(exist_ok=True)
+                for file, limit in settings.items():
+                    (folder / name / file).write_text(str(getattr(limits, limit)))
+                self.folders.append(folder / name)
+            except OSError:
+                continue
+
+    def enter(self):
+        """In the child, before exec: move this process (and so all it starts) into the cgroups."""
+        for folder in self.folders:
+            with open(folder / "cgroup.procs", "w") as f:
+                f.write(str(os.getpid()))
+
+    def remove(self):
+        for folder in self.folders:
+            for _ in range(50):
+                try:
+                    for pid in (folder / "cgroup.procs").read_text().split():
+                        os.kill(int(pid), signal.SIGKILL)
+                    folder.rmdir()
+                    break
+                except (OSError, ValueError):
+                    time.sleep(0.1)
+
+
+@functools.cache
+def _cgroup_folder(controller: str) -> Path | None:
+    """This process's writable cgroup folder that has `controller` (v1 or v2), or None."""
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if controller in controllers.split(","):
+            folder = Path("/sys/fs/cgroup") / controller / path.lstrip("/")
+        elif controllers == "" and controller in _read(Path("/sys/fs/cgroup") / path.lstrip("/") / "cgroup.subtree_control"):
+            folder = Path("/sys/fs/cgroup") / path.lstrip("/")
+        else:
+            continue
+        if (folder / "cgroup.procs").exists() and os.access(folder, os.W_OK):
+            return folder
+    return None
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
 
 
 class Jail:
@@ -246,6 +313,7 @@ class Jail:
         if os.geteuid() == 0 and (self.kind == "bwrap" or all(map(_others_can_reach, (
                 sys.executable, sys.prefix, package, harness)))):   # else, without bwrap, it stays root
             self._uid, self._uid_lock = _claim_uid()
+        self._cgroups = Cgroups(f"llmlab-sandbox-{self._uid}", limits) if self._uid is not None else None
         if self.kind == "bwrap":
             paths = {"package": INSIDE_PACKAGE, "harness": INSIDE_HARNESS}
             workdir = cwd.format(**paths) if cwd else "/tmp"
@@ -256,7 +324,7 @@ class Jail:
             os.chmod(self._scratch, 0o777)
             workdir = cwd.format(**paths) if cwd else self._scratch
             prefix = []
-        env = _environment(pythonpath.format(**paths))
+        env = _environment(pythonpath.format(**paths), "/tmp" if prefix else self._scratch)
         env["LLMLAB_MAX_PROCESSES"] = str(limits.max_processes)
         if self._uid is not None:
             env["LLMLAB_SANDBOX_UID"] = str(self._uid)
@@ -267,8 +335,10 @@ class Jail:
                                         preexec_fn=self._limit, close_fds=True)
 
     def _limit(self):
-        """In the child, before exec: a new session (to kill it whole) and the resource limits."""
+        """In the child, before exec: a new session (to kill it whole), its cgroups and the resource limits."""
         os.setsid()
+        if self._cgroups is not None:
+            self._cgroups.enter()
         memory = self.limits.memory_mb << 20
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
         resource.setrlimit(resource.RLIMIT_CPU, (self.limits.cpu_seconds, self.limits.cpu_seconds + 5))
@@ -329,6 +399,7 @@ class Jail:
         if self._uid is not None:
             if self.kind == "none":                           # no PID namespace: kill what left the session
                 _kill_all_of(self._uid)
+            self._cgroups.remove()
             os.close(self._uid_lock)
             self._uid = None
         if self._scratch:

@@ -60,7 +60,7 @@ def submission(release: Path, dest: Path, modules: dict | None = None, notebooks
     for name, data in (notebooks or {}).items():
         path = dest / "notebooks" / name
         if data is None:
-            path.unlink()
+            path.unlink(missing_ok=True)
         else:
             path.write_bytes(data)
     return dest

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 
@@ -121,14 +121,14 @@ def test_notebooks_and_gradebook(release, graded, tmp_path):
     b.submission(release, subs / "reference", reference, {name: released})
     b.submission(release, subs / "nb-invalid", reference, {name: b"{ this is not json"})
     b.submission(release, subs / "nb-deleted", reference, {name: b.edit_grade_cell(released, task, None)})
-    b.submission(release, subs / "nb-edited", reference, {name: b.edit_grade_cell(released, task, "pass")})
-    b.submission(release, subs / "nb-missing", reference)
+    b.submission(release, subs / "nb-edited", reference, {name: b.edit_grade_cell(
+        b.edit_grade_cell(released, task, "pass"), "intro", "# my own title")})
     b.submission(release, subs / "nb-failing", reference | {BY_ID[task].module: b.attacked(
         BY_ID[task].module, "undocumented")}, {name: released})
-    b.submission(release, subs / "nb-intro-edited", reference, {name: b.edit_grade_cell(released, "intro", "# mine")})
     submitted = []
 
-    class CountingExecutor(ThreadPoolExecutor):   # any concurrent.futures executor will do
+    class CountingExecutor(ProcessPoolExecutor):  # any concurrent.futures executor will do: what it runs
+        #                                           and what it returns must pickle, as for Dask's
         def submit(self, fn, *args, **kwargs):
             submitted.append(args[0])
             return super().submit(fn, *args, **kwargs)
@@ -140,13 +140,11 @@ def test_notebooks_and_gradebook(release, graded, tmp_path):
     points = BY_ID[task].points
     assert scores["reference"]["total"] == points
     for student, reason in [("nb-invalid", "not a valid notebook"), ("nb-deleted", "was deleted"),
-                            ("nb-edited", "was edited"), ("nb-missing", "is missing"),
-                            ("nb-failing", "failed (AssertionError)")]:
+                            ("nb-edited", "was edited"), ("nb-failing", "failed (AssertionError)")]:
         got = results(out, student)[task]
         assert scores[student]["total"] == points / 2, (student, got["output"])
         assert reason in got["output"] and "halved" in got["output"], (student, got["output"])
-    assert scores["nb-intro-edited"]["total"] == points
-    assert "the locked cell intro" in results(out, "nb-intro-edited")["_data"]["output"]
+    assert "the locked cell intro in" in results(out, "nb-edited")["_data"]["output"]   # restored, noted
 
     # the gradebook holds the same scores: nbgrader's export and the formgrader read them from there
     from nbgrader.api import Gradebook
@@ -188,13 +186,13 @@ def test_batch_of_hostile_and_broken_submissions(release, graded, tmp_path):
         b.submission(release, subs / name.replace("_", "-"),
                      reference | {module: b.attacked(module, name, PORT=listener.getsockname()[1])})
     (subs / "not-a-zip.zip").write_bytes(b"PK\x03\x04 not really a zip " * 100)
-    escaped = tmp_path / f"escaped-{MARKER}.txt"
+    escaped = tmp_path / "escaped-by-traversal.txt"
     b.zipped(b.submission(release, subs / "traversal", reference), subs / "traversal.zip",
              {f"../../{escaped.name}": MARKER.encode()})
     (subs / "no-llmlab" / "notebooks").mkdir(parents=True)
     out = tmp_path / "out"
     command = [sys.executable, "-m", "grading", "autograde", str(subs), "--out", str(out), "--jobs", "2",
-               "--no-notebooks", "--call-timeout", "15", "--output-mb", "4", "--sandbox", "bwrap",
+               "--no-notebooks", "--call-timeout", "30", "--output-mb", "4", "--sandbox", "bwrap",
                *[f"--task={t}" for t in tasks]]
     started = time.monotonic()
     run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)

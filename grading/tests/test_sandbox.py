@@ -139,3 +139,16 @@ def test_without_bwrap_it_warns_loudly_and_still_limits(target):
     assert run.returncode == 0, run.stderr[-3000:]
     assert "WARNING: student code runs WITHOUT a sandbox" in run.stderr
     assert "stopped: time limit of 3 s exceeded" in run.stdout
+
+
+def test_each_sandbox_gets_its_own_cgroups_where_possible(sandbox):
+    assert sandbox.call("flops", ("matmul_flops", 2, 3, 4)) == 48
+    cgroups = sandbox.jail._cgroups
+    if cgroups is None or not cgroups.folders:
+        pytest.skip("no cgroups to make here (not root, or none delegated)")
+    for folder in cgroups.folders:
+        assert (folder / "cgroup.procs").read_text().split(), f"{folder} holds no process of the sandbox"
+        if (folder / "pids.max").exists():
+            assert (folder / "pids.max").read_text().strip() == str(Limits().max_processes)
+    sandbox.close()
+    assert not any(folder.exists() for folder in cgroups.folders)
