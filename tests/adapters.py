@@ -253,6 +253,34 @@ def prefill_decode(spec, input_ids, max_new_tokens):
     return out.tokens, [float(t) for t in out.step_times]
 
 
+class _CallLog:
+    """A model that logs, for each call, how many tokens it was fed and whether a cache came with them."""
+
+    def __init__(self, model):
+        self.model, self.calls = model, []
+
+    def __getattr__(self, name):  # new_cache, config, device, ...
+        return getattr(self.model, name)
+
+    def __call__(self, ids, cache=None, **kwargs):
+        self.calls.append([ids.shape[1], cache is not None])
+        return self.model(ids, cache, **kwargs)
+
+
+@scenario
+def generation_calls(fn_name, spec, input_ids, max_new_tokens):
+    """llmlab.generation.<fn_name> on a model that logs its calls:
+    (step times, [[tokens fed, with a cache?] for each model call], wall-clock seconds of the whole run)."""
+    import time
+
+    import llmlab.generation
+    model = _CallLog(build_model(spec))
+    start = time.perf_counter()
+    out = getattr(llmlab.generation, fn_name)(model, input_ids, max_new_tokens)
+    wall = time.perf_counter() - start
+    return [float(t) for t in out.step_times], model.calls, wall
+
+
 # ---- notebook 04, FLOPs -----------------------------------------------------------------------------------
 
 @scenario

@@ -56,3 +56,21 @@ def test_prefill_decode_equals_naive_and_transformers_on_the_shipped_model():
     naive = check_generation(call("generate_naive", "shipped", input_ids, 12), input_ids, 12)
     assert torch.equal(cached, naive)
     assert torch.equal(cached, hf_greedy(model, input_ids, 12))
+
+
+@pytest.mark.task("t03_generate_naive")
+def test_generate_naive_feeds_the_whole_sequence_every_step():
+    model = random_llama("gqa_tied")
+    input_ids = random_ids(model.config.vocab_size, 2, 4)
+    step_times, calls, wall = call("generation_calls", "generate_naive", model_spec(model), input_ids, 5)
+    assert calls == [[4, False], [5, False], [6, False], [7, False], [8, False]], "(tokens fed, cache?) per call"
+    assert sum(step_times) <= wall, "each step time is that step's own duration"
+
+
+@pytest.mark.task("t03_prefill_decode")
+def test_prefill_decode_feeds_the_prompt_once_then_one_token_per_step():
+    model = random_llama("gqa_tied")
+    input_ids = random_ids(model.config.vocab_size, 2, 4)
+    step_times, calls, wall = call("generation_calls", "prefill_decode", model_spec(model), input_ids, 5)
+    assert calls == [[4, True], [1, True], [1, True], [1, True], [1, True]], "(tokens fed, cache?) per call"
+    assert sum(step_times) <= wall, "each step time is that step's own duration"

@@ -47,11 +47,14 @@ def test_update_returns_everything_cached_so_far():
 def test_layers_are_separate_and_length_counts_positions_not_layers():
     k0, v0 = kv(2, 3, 3, 4, seed=3)
     k1, v1 = kv(2, 3, 3, 4, seed=4)
-    (a, b), (c, d), length = call("kv_cache", SIZES, [("update", 0, 0, k0, v0), ("update", 1, 0, k1, v1),
-                                                       ("length",)])
+    k2, v2 = kv(2, 3, 1, 4, seed=5)
+    _, (c, d), length, (e, f) = call("kv_cache", SIZES, [("update", 0, 0, k0, v0), ("update", 1, 0, k1, v1),
+                                                          ("length",), ("update", 0, 3, k2, v2)])
     assert length == 3  # every layer stores the same 3 positions
     torch.testing.assert_close(c, k1, atol=0, rtol=0)
     torch.testing.assert_close(d, v1, atol=0, rtol=0)
+    torch.testing.assert_close(e, torch.cat([k0, k2], dim=2), atol=0, rtol=0)  # layer 1 left layer 0 alone
+    torch.testing.assert_close(f, torch.cat([v0, v2], dim=2), atol=0, rtol=0)
 
 
 @pytest.mark.task("t05_kv_cache")
