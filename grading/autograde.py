@@ -32,7 +32,7 @@ from pathlib import Path
 from grading import feedback
 from grading.notebooks import (ASSIGNMENT, SOURCE, Course, grade_notebooks, gradebook_url, load_course,
                               prepare_course, source_notebooks)
-from grading.sandbox import FALLBACK_NOTE, ROOT, Limits, backend
+from grading.sandbox import FALLBACK_NOTE, ROOT, SANDBOX_DID_NOT_START, Limits, backend
 from grading.submission import SubmissionProblem, build_package, find_submissions, read_submission
 from llmlab.tasks import BY_ID, MAX_POINTS, TASK_IDS, TASKS
 
@@ -158,10 +158,15 @@ def _result(student_id, plan: Plan, notes, records, notebooks, started, problem=
     for record in records:
         by_task.setdefault(record.get("task"), {})[record.get("nodeid")] = record
     tasks = [_task_result(task, plan, by_task.get(task.id, {}), notebooks, problem) for task in TASKS]
-    return {"student_id": student_id, "tasks": tasks, "total": round(sum(t["score"] for t in tasks), 2),
-            "max": MAX_POINTS, "notes": list(dict.fromkeys(notes)), "sandbox": plan.sandbox,
-            "graded_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "seconds": round(time.monotonic() - started, 1)}
+    result = {"student_id": student_id, "tasks": tasks, "total": round(sum(t["score"] for t in tasks), 2),
+              "max": MAX_POINTS, "notes": list(dict.fromkeys(notes)), "sandbox": plan.sandbox,
+              "graded_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+              "seconds": round(time.monotonic() - started, 1)}
+    if any(SANDBOX_DID_NOT_START in r.get("message", "") for r in records):   # before any student code ran
+        result["grader_error"] = True
+        result["notes"].append("the sandbox failed to start on the grading machine (not your fault): this "
+                               "submission will be graded again")
+    return result
 
 
 def _task_result(task, plan: Plan, records: dict, notebooks, problem) -> dict:

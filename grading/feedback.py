@@ -37,7 +37,8 @@ def results_json(result: dict) -> dict:
             "stdout_visibility": "hidden", "tests": tests,
             "extra_data": {"student_id": result["student_id"], "max": result["max"],
                            "tasks": {t["id"]: t["score"] for t in result["tasks"]},
-                           "sandbox": result["sandbox"], "graded_at": result["graded_at"]}}
+                           "sandbox": result["sandbox"], "graded_at": result["graded_at"],
+                           "seconds": result["seconds"], "grader_error": result.get("grader_error", False)}}
 
 
 def feedback_html(result: dict) -> str:

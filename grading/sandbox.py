@@ -51,6 +51,7 @@ FALLBACK_WARNING = """
 !! reach the network. Install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap) to grade safely.
 !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
 """
+SANDBOX_DID_NOT_START = "the sandbox did not start"     # a grading problem: no student code has run yet
 FALLBACK_NOTE = "graded WITHOUT a sandbox (bubblewrap unavailable on the grading machine): resource limits only"
 
 
@@ -479,14 +480,14 @@ class Sandbox:
             ready = self.jail.receive(time.monotonic() + self.limits.start_seconds)
         except TimeoutError:
             self.close()
-            raise SubmissionError(f"the sandbox did not start within {self.limits.start_seconds:.0f} s") from None
+            raise SubmissionError(f"{SANDBOX_DID_NOT_START} within {self.limits.start_seconds:.0f} s") from None
         except (EOFError, OSError):
             reason = self.jail.death()
             self.close()
-            raise SubmissionError(f"the sandbox did not start: {reason}; {self._log_tail()}") from None
+            raise SubmissionError(f"{SANDBOX_DID_NOT_START}: {reason}; {self._log_tail()}") from None
         if ready != protocol.READY:
             self.close()
-            raise SubmissionError("the sandbox did not start: unexpected first reply")
+            raise SubmissionError(f"{SANDBOX_DID_NOT_START}: unexpected first reply")
 
     def _log_tail(self) -> str:
         try:

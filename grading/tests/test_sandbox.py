@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from grading.overlay import build_overlay
-from grading.sandbox import ROOT, Limits, Sandbox, SubmissionError, TimeLimit, backend
+from grading.sandbox import ROOT, SANDBOX_DID_NOT_START, Limits, Sandbox, SubmissionError, TimeLimit, backend
 from grading.submission import Submission, build_package
 
 PROBES = textwrap.dedent('''
@@ -117,9 +117,12 @@ def test_limits_and_crashes_become_reasons(sandbox, tmp_path):
     assert sandbox.call("flops", ("matmul_flops", 2, 3, 4)) == 48   # restarted after each failure
 
 
-def test_total_time_of_a_submission(target):
+def test_total_time_of_a_submission_and_a_slow_start(target):
     box = Sandbox(target, Limits(submission_seconds=0))
     with pytest.raises(TimeLimit, match="whole submission is used up"):
+        box.call("flops", ("matmul_flops", 2, 3, 4))
+    box = Sandbox(target, Limits(start_seconds=0.01))     # the grader's problem: reported, graded again later
+    with pytest.raises(SubmissionError, match=SANDBOX_DID_NOT_START):
         box.call("flops", ("matmul_flops", 2, 3, 4))
 
 
