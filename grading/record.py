@@ -40,7 +40,7 @@ def public_message(item, excinfo) -> str:
     error = excinfo.value
     if isinstance(error, NotImplementedError):
         return f"not implemented yet ({str(error)[:300]})"
-    doc = (getattr(item, "function", None).__doc__ or "").strip().splitlines() if hasattr(item, "function") else []
+    doc = (getattr(getattr(item, "function", None), "__doc__", None) or "").strip().splitlines()
     message = doc[0].strip() if doc else f"a hidden test of {_task(item)} failed ({type(error).__name__})"
     if isinstance(error, SubmissionError):
         message += f" [your code raised {error}]" if error.kind else f" [{error}]"
