@@ -35,9 +35,10 @@ def generate(model, input_ids: torch.Tensor, max_new_tokens: int, *, do_sample: 
         num_beams: > 1 for beam search (B must be 1; no sampling or penalties), with length_penalty,
             early_stopping and num_return_sequences as in `llmlab.decoding.beam_search`.
         num_return_sequences: with sampling, each prompt is repeated this many times (rows r0, r0, r1, r1, ...).
-        eos_token_id: a token id (or a list of them) that ends a row, or None to always generate
-            max_new_tokens tokens. A row that has ended gets pad_token_id (default: the EOS id) in the
-            remaining columns; generation stops when every row has ended.
+        eos_token_id: a token id (or a list of them) that ends a row; None (the default) takes the model
+            config's, as transformers does, and [] never stops early. A row that has ended gets pad_token_id
+            (default: the config's, else the EOS id) in the remaining columns; generation stops when every
+            row has ended.
         generator: the random number generator for sampling (None: torch's global one).
         use_cache: False re-runs the whole sequence at every step instead of using the KV cache: slower, but
             it works before notebook 05's KV cache is implemented.
@@ -47,7 +48,9 @@ def generate(model, input_ids: torch.Tensor, max_new_tokens: int, *, do_sample: 
     """
     if input_ids.dim() != 2:
         raise ValueError(f"input_ids must have shape (batch, length), got {tuple(input_ids.shape)}")
-    eos = _as_list(eos_token_id)
+    eos = _eos_ids(model, eos_token_id)
+    if pad_token_id is None:
+        pad_token_id = model.config.pad_token_id
     if pad_token_id is None and eos:
         pad_token_id = eos[0]
     if num_beams > 1:
@@ -94,7 +97,10 @@ def _last_logits(model, ids, cache):
     return model(ids, cache, last_only=True)[:, -1]
 
 
-def _as_list(eos_token_id) -> list[int]:
+def _eos_ids(model, eos_token_id) -> list[int]:
+    """The EOS ids as a list: the given id(s), or the model config's when None."""
+    if eos_token_id is None:
+        eos_token_id = model.config.eos_token_id
     if eos_token_id is None:
         return []
     return [int(eos_token_id)] if isinstance(eos_token_id, int) else [int(t) for t in eos_token_id]
@@ -125,15 +131,13 @@ def generate_text(model, tokenizer, prompt: str, max_new_tokens: int = 50, **kwa
     """Generate a continuation of `prompt` and return it as text (the prompt itself not included).
 
     tokenizer: a `tokenizers.Tokenizer` (as `llmlab.load_tokenizer()` returns) or a transformers tokenizer.
-    kwargs: as for `generate`; eos_token_id and pad_token_id default to the model config's. Returns a list of
-    strings when num_return_sequences > 1 (or a beam search returns several), else one string.
+    kwargs: as for `generate`. Returns a list of strings when num_return_sequences > 1, else one string; the
+    text stops before the first EOS.
     """
-    kwargs.setdefault("eos_token_id", model.config.eos_token_id)
-    kwargs.setdefault("pad_token_id", model.config.pad_token_id)
     encoded = tokenizer.encode(prompt)
     ids = list(getattr(encoded, "ids", encoded))                     # tokenizers' Encoding, or a plain list
     out = generate(model, torch.tensor([ids]), max_new_tokens, **kwargs)
-    eos = _as_list(kwargs["eos_token_id"])
+    eos = _eos_ids(model, kwargs.get("eos_token_id"))
     texts = []
     for row in out[:, len(ids):].tolist():
         for i, token in enumerate(row):                              # cut at the first EOS

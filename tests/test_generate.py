@@ -66,6 +66,20 @@ def test_greedy_generate_equals_transformers_on_the_shipped_model(use_cache):
 
 
 @pytest.mark.task("t02_pipeline")
+@needs_shipped
+@pytest.mark.parametrize("seed", [0, 1])
+def test_seeded_sampling_on_the_shipped_model_equals_transformers(seed):
+    """Sampling with every processor; both stop at the checkpoint's own EOS (from its config) when they reach it."""
+    model = load_model(device="cpu")
+    input_ids = torch.tensor([[1, 168, 171, 109, 167, 74], [1, 109, 167, 74, 168, 171]]) % model.config.vocab_size
+    settings = dict(do_sample=True, temperature=0.8, top_k=20, top_p=0.9, repetition_penalty=1.2,
+                    no_repeat_ngram_size=3)
+    out = check_tokens(ours("shipped", input_ids, 24, seed=seed, use_cache=False, **settings), input_ids)
+    expected = theirs(to_hf(model), input_ids, 24, seed=seed, pad_token_id=model.config.pad_token_id, **settings)
+    assert torch.equal(out, expected)
+
+
+@pytest.mark.task("t02_pipeline")
 def test_greedy_generate_with_penalties_equals_transformers():
     model = random_llama("gqa_tied", seed=4)
     input_ids = random_ids(model.config.vocab_size, 2, 5, seed=4)
