@@ -88,13 +88,13 @@ def chromium():
 _KERNEL_STATE = """
 const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
 if (!w || !w.sessionContext || !w.sessionContext.session || !w.sessionContext.session.kernel) return null;
-const prompts = [...document.querySelectorAll('.jp-InputPrompt')].map(e => e.textContent.trim());
+const prompts = [...w.node.querySelectorAll('.jp-InputPrompt')].map(e => e.textContent.trim());
 return {status: w.sessionContext.session.kernel.status, busy: prompts.filter(p => p.includes('*')).length,
         prompts: prompts.length};
 """
 
 _OUTPUTS = """
-const cells = [...document.querySelectorAll('.jp-Notebook .jp-Cell')];
+const cells = [...window.jupyterapp.shell.currentWidget.node.querySelectorAll('.jp-Notebook .jp-Cell')];
 return cells.map(c => ({
   code: c.classList.contains('jp-CodeCell'),
   images: c.querySelectorAll('.jp-OutputArea-output img').length,

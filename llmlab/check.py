@@ -1,4 +1,6 @@
 """check("t01_top_k"): run one exercise's public tests from a notebook and say plainly how it went."""
+import importlib
+import inspect
 import re
 import subprocess
 import sys
@@ -14,14 +16,31 @@ def _tests_dir() -> Path:
     raise FileNotFoundError("cannot find the tests/ folder (with adapters.py) above " + str(Path.cwd()))
 
 
+STUB = re.compile(r"""NotImplementedError\((['"])(t\d\d_\w+: implement .*?)\1\)""")
+
+
+def untouched_stub(task_id: str) -> str | None:
+    """The stub's message when one of the task's functions/classes still raises it, else None."""
+    task = BY_ID[task_id]
+    module = importlib.import_module(f"llmlab.{task.module}")
+    for name in task.names:
+        found = STUB.search(inspect.getsource(getattr(module, name)))
+        if found and found.group(2).startswith(task_id):
+            return found.group(2)
+    return None
+
+
 def check(task_id: str) -> None:
     """Run the public tests of `task_id`. Prints a pass line; raises NotImplementedError while the stub is
     untouched, AssertionError (with the failing tests) when some fail."""
     if task_id not in BY_ID:
         raise ValueError(f"task_id {task_id!r} is not a task; see llmlab/tasks.py")
+    todo = untouched_stub(task_id)
+    if todo:
+        raise NotImplementedError(todo)
     tests = _tests_dir()
     result = subprocess.run([sys.executable, "-m", "pytest", str(tests), "--task", task_id, "-q", "--tb=line",
-                             "-p", "no:cacheprovider", "-W", "ignore"],
+                             "-p", "no:cacheprovider", "-W", "ignore", "--color=no"],
                             cwd=tests.parent, capture_output=True, text=True)
     output = result.stdout + result.stderr
     summary = output.strip().splitlines()[-1] if output.strip() else ""
@@ -29,7 +48,7 @@ def check(task_id: str) -> None:
         print(f"✓ {task_id}: public tests pass ({summary.strip('= ')})")
         return
     todo = re.search(r"NotImplementedError: (t\d\d_\w+: [^\n']+)", output)
-    if todo:
+    if todo:  # a task this one builds on is not done yet
         raise NotImplementedError(todo.group(1))
     failures = [line for line in output.splitlines() if line.startswith(("FAILED", "ERROR")) or ": in " in line]
     raise AssertionError(f"{task_id}: public tests fail ({summary.strip('= ')})\n" + "\n".join(failures[:20]))

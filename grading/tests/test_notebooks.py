@@ -96,6 +96,6 @@ def test_notebook_runs_in_jupyterlab(name, lab):
         index = next(i for i, c in enumerate(nb.cells) if c in graded_cells(nb) and task.id in c.source)
         assert f"{task.id}: public tests pass" in cells[index]["text"], (task.id, cells[index]["text"][-500:])
     first_figure = next((i for i, c in enumerate(cells) if c["images"]), 0)
-    driver.execute_script("document.querySelectorAll('.jp-Notebook .jp-Cell')[arguments[0]].scrollIntoView()",
-                          first_figure)
+    driver.execute_script("window.jupyterapp.shell.currentWidget.node.querySelectorAll('.jp-Cell')"
+                          "[arguments[0]].scrollIntoView()", first_figure)
     driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
