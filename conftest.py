@@ -6,6 +6,11 @@ import tempfile
 
 from grading.overlay import build_overlay
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Parallel test workers share the cores: one thread each (for the subprocesses and kernels they start
+    # too), as oversubscribed torch threads slow everything down many times over.
+    os.environ["OMP_NUM_THREADS"] = "1"
+
 if os.environ.get("LLMLAB_TARGET", "reference") == "reference":
     assert "llmlab" not in sys.modules, "llmlab was imported before the reference overlay was set up"
     _overlay = str(build_overlay(tempfile.mkdtemp(prefix="llmlab-reference-")))
