@@ -22,7 +22,8 @@ if os.environ.get("LLMLAB_TARGET", "reference") == "reference":
 
 
 def pytest_configure(config):
-    # Execute the student notebooks with nbval (lax: only cells marked NBVAL_CHECK_OUTPUT compare outputs).
+    # Execute the source notebooks with nbval (lax: only cells marked NBVAL_CHECK_OUTPUT compare their stored
+    # outputs; the student forms in notebooks/ carry none and run in the browser test and the stub-state test).
     config.option.nbval_lax = True
     config.option.nbval_cell_timeout = 600
 
