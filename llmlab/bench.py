@@ -30,16 +30,18 @@ BIG = dict(vocab_size=32000, hidden_size=768, intermediate_size=2048, num_hidden
            num_key_value_heads=12, tie_word_embeddings=True, max_position_embeddings=2048)
 
 
+def seconds(fn) -> float:
+    """Wall time of one call of fn()."""
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
 def median_time(fn, repeats: int, warmup: int = 1) -> float:
     """Median wall time of fn() in seconds, after `warmup` untimed calls."""
     for _ in range(warmup):
         fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return statistics.median(seconds(fn) for _ in range(repeats))
 
 
 def bandwidth(megabytes: int = 512, repeats: int = 5) -> float:
@@ -81,6 +83,7 @@ def to_transformers(model: Llama):
     if model.config.tie_word_embeddings:
         state.pop("lm_head.weight")
     hf.load_state_dict(state, strict=False)
+    hf.generation_config.eos_token_id = None  # always generate the requested number of tokens, as llmlab does
     return hf.requires_grad_(False).eval()
 
 
@@ -101,15 +104,21 @@ def benchmark(name: str, model: Llama, prompt_len: int, new_tokens: int, repeats
     def run_hf():
         with torch.inference_mode():
             return hf.generate(input_ids, attention_mask=torch.ones_like(input_ids), max_new_tokens=new_tokens,
-                               min_new_tokens=new_tokens, do_sample=False, use_cache=True, pad_token_id=0)
+                               do_sample=False, use_cache=True, pad_token_id=0)
 
-    ours, naive, theirs = prefill_decode(model, input_ids, new_tokens), generate_naive(model, input_ids, new_tokens), run_hf()
+    # the first runs warm up and check that the three methods give the same tokens
+    ours, naive, theirs = (prefill_decode(model, input_ids, new_tokens), generate_naive(model, input_ids, new_tokens),
+                           run_hf())
     same = torch.equal(ours.tokens, naive.tokens) and torch.equal(ours.tokens, theirs)
-    t_ours = median_time(lambda: prefill_decode(model, input_ids, new_tokens), repeats)
-    t_naive = median_time(lambda: generate_naive(model, input_ids, new_tokens), max(1, repeats // 2))
-    t_hf = median_time(run_hf, repeats)
-    tpot = statistics.median(statistics.median(prefill_decode(model, input_ids, new_tokens).step_times[1:])
-                             for _ in range(repeats))
+    t_ours, t_hf, tpots = [], [], []
+    for _ in range(repeats):  # alternate the two, so that a change in the machine's load hits both alike
+        start = time.perf_counter()
+        out = prefill_decode(model, input_ids, new_tokens)
+        t_ours.append(time.perf_counter() - start)
+        tpots.append(statistics.median(out.step_times[1:]))
+        t_hf.append(seconds(run_hf))
+    t_ours, t_hf, tpot = statistics.median(t_ours), statistics.median(t_hf), statistics.median(tpots)
+    t_naive = median_time(lambda: generate_naive(model, input_ids, new_tokens), max(1, repeats // 3), warmup=0)
     roofline = bytes_per_s / weight_bytes(model)
     return {"model": name, "params": model.num_parameters(), "weight_mb": weight_bytes(model) / 2**20,
             "naive": new_tokens / t_naive, "ours": new_tokens / t_ours, "hf": new_tokens / t_hf,
@@ -143,6 +152,8 @@ def main(argv=None):
         return _run_on_reference([a for a in (sys.argv[1:] if argv is None else argv) if a != "--reference"])
     if args.quick:
         args.prompt, args.new_tokens, args.repeats = 8, 4, 1
+    if args.new_tokens < 2:
+        parser.error("--new-tokens must be at least 2 (one prefill step and one decode step)")
     torch.set_num_threads(args.threads)
     bytes_per_s = bandwidth(64 if args.quick else 512, 1 if args.quick else 5)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, fp32 CPU; measured memory bandwidth "

@@ -178,6 +178,7 @@ class Llama(nn.Module):
         if config.tie_word_embeddings:
             self.lm_head.weight = self.embed_tokens.weight
         self.rope = RotaryEmbedding(config)
+        self.store_weights_transposed()
 
     def forward(self, input_ids, cache=None, last_only=False):
         """input_ids (B, T) -> logits (B, T, V), or (B, 1, V) with last_only.
@@ -198,6 +199,21 @@ class Llama(nn.Module):
         c = self.config
         return KVCache(c.num_hidden_layers, batch_size, max_seq_len, c.num_key_value_heads, c.head_dim,
                        dtype=self.lm_head.weight.dtype, device=self.lm_head.weight.device)
+
+    def store_weights_transposed(self):
+        """Lay every weight matrix out in memory as its transpose; shapes and values stay the same.
+
+        A decode step multiplies each weight matrix by a single vector, so its speed is bound by reading the
+        weights, and on CPUs MKL's matrix-vector product reads an (out, in) weight stored column by column up to
+        twice as fast as one stored row by row (see python -m llmlab.bench). Loading weights with
+        load_state_dict keeps the layout; llmlab.checkpoint.load_model calls this again after assigning them."""
+        for module in self.modules():
+            if isinstance(module, nn.Linear):
+                w = module.weight
+                module.weight = nn.Parameter(w.detach().t().contiguous().t(), requires_grad=w.requires_grad)
+        if self.config.tie_word_embeddings:
+            self.embed_tokens.weight = self.lm_head.weight  # tie again: the loop gave lm_head a new tensor
+        return self
 
     @property
     def device(self):
