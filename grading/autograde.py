@@ -222,6 +222,9 @@ def autograde(submissions, out, *, jobs: int = 1, executor: Executor | None = No
         if task not in plan.tests:
             plan.skipped_tasks[task] = ("not graded in this run" if tasks is not None and task not in tasks
                                         else "no hidden tests for this task yet: not graded")
+    missing = [t for t, why in plan.skipped_tasks.items() if why.startswith("no hidden tests")]
+    if missing:
+        print(f"warning: no hidden tests for {', '.join(missing)}: these tasks score 0", file=sys.stderr)
     if notebooks is not None:
         plan.course = _course(out / "nbgrader", Path(notebooks))
     _ensure_gradebook(out / "nbgrader", plan.course)
