@@ -55,9 +55,11 @@ class Plan:
 
 def _pytest_env(**extra) -> dict:
     """The trusted pytest process's environment: the reference as llmlab, no third-party pytest plugins
-    (hypothesis, nbval, ... cost seconds per submission at start-up and are not used by the hidden tests)."""
+    (hypothesis, nbval, ... cost seconds per submission at start-up and are not used by the hidden tests),
+    one thread per process."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "LLMLAB_", "COV_"))}
     env.update(LLMLAB_TARGET="reference", PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", **extra)
+    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")  # small tensors; parallel jobs must not oversubscribe
     return env
 
 
