@@ -10,7 +10,9 @@ memory-bandwidth roofline of decoding: every decode step reads all the weights o
 the embedding table only when it is tied to it), so at best tokens/s = bandwidth / weight bytes. The bandwidth
 is measured here, as the faster of a large tensor sum and a large tensor copy.
 
-Each measurement is warmed up once, then repeated; the median is reported. Timing is for comparing methods on
+The tiny model runs on one thread (--tiny-threads): its matrices are so small that a second thread only adds
+synchronisation, for transformers as for llmlab. Each measurement is warmed up once, then repeated (llmlab
+and transformers alternately); the median is reported. Timing is for comparing methods on
 one machine in one run, so ratios matter more than absolute numbers. It runs your own llmlab (notebooks 03 and
 05 must be done); in the instructors' repository, --reference runs it on the reference solutions instead.
 """
@@ -95,9 +97,11 @@ def weight_bytes(model: Llama) -> int:
     return total
 
 
-def benchmark(name: str, model: Llama, prompt_len: int, new_tokens: int, repeats: int, bytes_per_s: float) -> dict:
-    """Measure the three methods on one model; returns a row of the table."""
+def benchmark(name: str, model: Llama, prompt_len: int, new_tokens: int, repeats: int, bytes_per_s: float,
+              threads: int) -> dict:
+    """Measure the three methods on one model with `threads` torch threads; returns a row of the table."""
     from llmlab.generation import generate_naive, prefill_decode
+    torch.set_num_threads(threads)
     hf = to_transformers(model)
     input_ids = torch.randint(3, model.config.vocab_size, (1, prompt_len), generator=torch.Generator().manual_seed(0))
 
@@ -120,33 +124,39 @@ def benchmark(name: str, model: Llama, prompt_len: int, new_tokens: int, repeats
     t_ours, t_hf, tpot = statistics.median(t_ours), statistics.median(t_hf), statistics.median(tpots)
     t_naive = median_time(lambda: generate_naive(model, input_ids, new_tokens), max(1, repeats // 3), warmup=0)
     roofline = bytes_per_s / weight_bytes(model)
-    return {"model": name, "params": model.num_parameters(), "weight_mb": weight_bytes(model) / 2**20,
+    return {"model": name, "threads": threads, "params": model.num_parameters(),
+            "weight_mb": weight_bytes(model) / 2**20,
             "naive": new_tokens / t_naive, "ours": new_tokens / t_ours, "hf": new_tokens / t_hf,
             "decode": 1 / tpot, "roofline": roofline, "same_tokens": same}
 
 
 def format_table(rows: list[dict]) -> str:
-    header = (f"{'model':<26}{'params':>8}{'weights':>10}{'naive':>9}{'cached':>9}{'HF':>9}{'cached/HF':>11}"
-              f"{'cached/naive':>14}{'decode':>9}{'roofline':>10}{'of roofline':>13}{'same tokens':>13}")
-    units = f"{'':<26}{'':>8}{'MB':>10}{'tok/s':>9}{'tok/s':>9}{'tok/s':>9}{'':>11}{'':>14}{'tok/s':>9}{'tok/s':>10}"
-    lines = [header, units]
+    columns = [("model", "", "<26"), ("threads", "", ">8"), ("params", "", ">9"), ("weights", "MB", ">9"),
+               ("naive", "tok/s", ">8"), ("cached", "tok/s", ">8"), ("HF", "tok/s", ">8"), ("cached/HF", "", ">11"),
+               ("cached/naive", "", ">14"), ("decode", "tok/s", ">8"), ("roofline", "tok/s", ">10"),
+               ("of roofline", "", ">13"), ("same tokens", "", ">13")]
+    lines = ["".join(f"{name:{align}}" for name, _, align in columns),
+             "".join(f"{unit:{align}}" for _, unit, align in columns)]
     for r in rows:
-        lines.append(f"{r['model']:<26}{r['params'] / 1e6:>7.1f}M{r['weight_mb']:>10.1f}{r['naive']:>9.1f}"
-                     f"{r['ours']:>9.1f}{r['hf']:>9.1f}{r['ours'] / r['hf']:>10.2f}x{r['ours'] / r['naive']:>13.2f}x"
-                     f"{r['decode']:>9.1f}{r['roofline']:>10.1f}{r['decode'] / r['roofline']:>12.0%}"
-                     f"{'yes' if r['same_tokens'] else 'NO':>13}")
+        cells = [r["model"], r["threads"], f"{r['params'] / 1e6:.1f}M", f"{r['weight_mb']:.1f}", f"{r['naive']:.1f}",
+                 f"{r['ours']:.1f}", f"{r['hf']:.1f}", f"{r['ours'] / r['hf']:.2f}x", f"{r['ours'] / r['naive']:.2f}x",
+                 f"{r['decode']:.1f}", f"{r['roofline']:.1f}", f"{r['decode'] / r['roofline']:.0%}",
+                 "yes" if r["same_tokens"] else "NO"]
+        lines.append("".join(f"{cell:{align}}" for cell, (_, _, align) in zip(cells, columns)))
     return "\n".join(lines)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m llmlab.bench", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run: few tokens, one repeat")
-    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads for the big model (default 2)")
+    parser.add_argument("--tiny-threads", type=int, default=1,
+                        help="torch CPU threads for the tiny model (default 1)")
     parser.add_argument("--prompt", type=int, default=32, help="prompt length in tokens")
     parser.add_argument("--new-tokens", type=int, default=32, help="tokens to generate")
     parser.add_argument("--repeats", type=int, default=5, help="timed repetitions; the median is reported")
     parser.add_argument("--reference", action="store_true",
-                        help="instructors: run on the reference solutions (llmlab/ with solutions/llmlab/ laid over it)")
+                        help="instructors: run on the reference (llmlab/ with solutions/llmlab/ laid over it)")
     args = parser.parse_args(argv)
     if args.reference:
         return _run_on_reference([a for a in (sys.argv[1:] if argv is None else argv) if a != "--reference"])
@@ -156,12 +166,13 @@ def main(argv=None):
         parser.error("--new-tokens must be at least 2 (one prefill step and one decode step)")
     torch.set_num_threads(args.threads)
     bytes_per_s = bandwidth(64 if args.quick else 512, 1 if args.quick else 5)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, fp32 CPU; measured memory bandwidth "
-          f"{bytes_per_s / 1e9:.1f} GB/s; batch 1, prompt {args.prompt} tokens, {args.new_tokens} new tokens, "
+    print(f"torch {torch.__version__}, fp32 CPU; memory bandwidth {bytes_per_s / 1e9:.1f} GB/s measured with "
+          f"{args.threads} threads; batch 1, prompt {args.prompt} tokens, {args.new_tokens} new tokens, "
           f"median of {args.repeats}", flush=True)
-    rows = [benchmark(*shipped_or_tiny_model(), args.prompt, args.new_tokens, args.repeats, bytes_per_s)]
+    rows = [benchmark(*shipped_or_tiny_model(), args.prompt, args.new_tokens, args.repeats, bytes_per_s,
+                      args.tiny_threads)]
     rows.append(benchmark("random 768x12, V=32000", random_model(BIG), args.prompt, args.new_tokens, args.repeats,
-                          bytes_per_s))
+                          bytes_per_s, args.threads))
     print(format_table(rows))
     print("naive / cached / HF: new tokens per second over the whole call (prefill included); decode: 1 / median "
           "TPOT of the cached run; roofline: bandwidth / weight bytes.")

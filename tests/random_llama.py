@@ -58,3 +58,24 @@ def to_hf(model: Llama, attn_implementation: str = "eager"):
 
 def random_ids(vocab_size: int, batch: int, length: int, seed: int = 0) -> torch.Tensor:
     return torch.randint(0, vocab_size, (batch, length), generator=torch.Generator().manual_seed(seed))
+
+
+def bigram_llama(logits_table: torch.Tensor) -> Llama:
+    """A one-layer Llama whose next-token logits depend only on the last token: logits_table[last] (V x V).
+
+    Attention and MLP write zeros (o_proj = down_proj = 0), the embedding of token i is the unit vector e_i,
+    and RMSNorm turns it into sqrt(H) * e_i, so the LM head's column i, logits_table[i] / sqrt(H), gives
+    the logits exactly (up to RMSNorm's eps). Tests hand-design a search with it, margins and all."""
+    V = logits_table.shape[0]
+    H = V + (-V) % 4  # hidden size: V rounded up to a multiple of the 2 heads * head_dim 2
+    model = Llama(LlamaConfig(vocab_size=V, hidden_size=H, intermediate_size=4, num_hidden_layers=1,
+                              num_attention_heads=2, num_key_value_heads=1, head_dim=2))
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+        for name, p in model.named_parameters():
+            if name.endswith("norm.weight"):
+                p.fill_(1.0)
+        model.embed_tokens.weight[:, :V] = torch.eye(V)
+        model.lm_head.weight[:, :V] = logits_table.T / H ** 0.5
+    return model.requires_grad_(False).eval()

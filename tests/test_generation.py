@@ -51,7 +51,7 @@ def test_prefill_decode_equals_transformers_greedy(name, batch, n):
 @pytest.mark.task("t03_prefill_decode")
 def test_prefill_decode_equals_naive_and_transformers_on_the_shipped_model():
     model = load_model(device="cpu")
-    input_ids = torch.tensor([load_tokenizer().encode("南京大学计算机学院的课程有").ids])  # the lecture's prompt
+    input_ids = torch.tensor([load_tokenizer().encode("南京大学计算机学院的课程有").ids])  # the lecture's
     cached = check_generation(call("prefill_decode", "shipped", input_ids, 12), input_ids, 12)
     naive = check_generation(call("generate_naive", "shipped", input_ids, 12), input_ids, 12)
     assert torch.equal(cached, naive)

@@ -10,7 +10,7 @@ from transformers.models.llama.modeling_llama import LlamaRMSNorm
 
 from llmlab.checkpoint import CheckpointError, load_model, save_checkpoint
 from llmlab.model import RMSNorm
-from tests.random_llama import CONFIGS, random_ids, random_llama, to_hf
+from tests.random_llama import CONFIGS, bigram_llama, random_ids, random_llama, to_hf
 
 ATOL = RTOL = 1e-4
 
@@ -132,3 +132,9 @@ def test_bad_checkpoint_raises_one_error_naming_the_file(checkpoint, breaker):
     with pytest.raises(CheckpointError) as error:
         load_model(checkpoint, device="cpu")
     assert file in str(error.value)
+
+
+def test_bigram_llama_gives_its_table_as_logits():
+    table = torch.randn(7, 7, generator=torch.Generator().manual_seed(0))
+    ids = torch.tensor([[3, 0, 6, 6, 1]])
+    torch.testing.assert_close(bigram_llama(table)(ids)[0], table[ids[0]], rtol=1e-5, atol=1e-5)

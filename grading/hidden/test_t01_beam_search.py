@@ -10,7 +10,7 @@ import torch
 
 from llmlab.decoding import beam_search as reference
 from tests.adapters import call, model_spec
-from tests.random_llama import random_ids, random_llama
+from tests.random_llama import bigram_llama, random_ids, random_llama
 
 pytestmark = pytest.mark.task("t01_beam_search")
 
@@ -79,6 +79,28 @@ def test_some_hypotheses_end_with_eos():
     got = check("gqa_tied", 0, 3, 9, length_penalty=0.0, num_return_sequences=3)
     eos = case("gqa_tied", 0)[3]
     assert any(s[-1] == eos and len(s) < 4 + 9 for s in got)
+
+
+def test_eos_ranked_below_num_beams_does_not_finish():
+    """An EOS candidate ranked below the first num_beams candidates must not become a finished hypothesis."""
+    # A hand-designed bigram model, EOS = 1, prompt [0]. Step 1 ranks 2 (p .5), 3 (.3), EOS (.15): EOS is third
+    # of 2 * num_beams = 4 candidates, so it does not finish. Later rows put EOS (and 0) far below, so with
+    # length_penalty 0 the search is "keep the 2 best paths" and ends with the 2 best 3-token paths.
+    ln = torch.tensor([0.15, 0.5, 0.3, 0.04]).log().tolist()
+    table = torch.tensor([[-5.0, ln[0], ln[1], ln[2], ln[3], -6.0], [0.0] * 6,
+                          [-8, -8, 0.0, 0.6, 0.3, 0.9], [-8, -8, 0.2, 0.0, 0.5, 0.8],
+                          [-8, -8, 0.3, 0.9, 0.0, 0.6], [-8, -8, 0.7, 0.1, 0.4, 0.0]])
+    logp = table.log_softmax(-1).tolist()
+    beams = [(0.0, [0])]
+    for _ in range(3):
+        candidates = [(score + logp[path[-1]][t], path + [t]) for score, path in beams for t in range(6) if t != 1]
+        beams = sorted(candidates, key=lambda c: -c[0])[:2]
+    result = call("beam_search", model_spec(bigram_llama(table)), torch.tensor([[0]]), num_beams=2,
+                  max_new_tokens=3, eos_token_id=1, length_penalty=0.0, num_return_sequences=2)
+    sequences, scores = result
+    assert [s.tolist() for s in sequences] == [path for _, path in beams], \
+        "an EOS ranked third of 4 candidates with num_beams=2 must not end a hypothesis"
+    torch.testing.assert_close(scores.float(), torch.tensor([score for score, _ in beams]), rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("bad", [dict(num_beams=0), dict(max_new_tokens=0), dict(num_return_sequences=4),

@@ -27,7 +27,8 @@ def run(name, batch, length, n, delay=0.0, seed=0):
     assert isinstance(result, dict) and isinstance(result["tokens"], torch.Tensor)
     tokens, step_times = result["tokens"], result["step_times"]
     assert tokens.dtype == torch.int64, f"tokens must be int64, got {tokens.dtype}"
-    assert tokens.shape == (batch, length + n), f"tokens must be (B, T + n) = {(batch, length + n)}, got {tuple(tokens.shape)}"
+    assert tokens.shape == (batch, length + n), \
+        f"tokens must be (B, T + n) = {(batch, length + n)}, got {tuple(tokens.shape)}"
     assert len(step_times) == n, f"expected {n} step times (one per new token), got {len(step_times)}"
     return model, input_ids, result
 

@@ -27,7 +27,8 @@ def step(B, nh, nkv, hd, P, T, rope_config, seed):
     expected = {"out": out, "k": cache.k[1], "v": cache.v[1], "length": P + T}
     assert isinstance(actual, dict) and isinstance(actual["out"], torch.Tensor)
     assert actual["out"].dtype == torch.float32
-    assert actual["out"].shape == (B, nh, T, hd), f"output shape {tuple(actual['out'].shape)}, expected {(B, nh, T, hd)}"
+    shape = tuple(actual["out"].shape)
+    assert shape == (B, nh, T, hd), f"output shape {shape}, expected {(B, nh, T, hd)}"
     return actual, expected
 
 
