@@ -37,6 +37,13 @@ def test_notebook_matches_task_table(name):
         assert nb.metadata.get("kernelspec", {}).get("name") == "python3", f"{folder}/{name}: no kernelspec"
 
 
+def test_committed_student_notebooks_are_generated_from_the_sources():
+    from grading.notebooks import RELEASED, release_files
+    wanted = release_files()
+    stale = [rel for rel, data in wanted.items() if not (RELEASED / rel).exists() or (RELEASED / rel).read_bytes() != data]
+    assert not stale, f"notebooks/ is stale ({stale}): run `python -m grading notebooks`"
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_stub_state_fails_exactly_at_the_exercises(name, tmp_path):
     """Against the release stubs: every cell before the first exercise runs; each exercise check cell fails
