@@ -40,7 +40,8 @@ def test_notebook_matches_task_table(name):
 def test_committed_student_notebooks_are_generated_from_the_sources():
     from grading.notebooks import RELEASED, release_files
     wanted = release_files()
-    stale = [rel for rel, data in wanted.items() if not (RELEASED / rel).exists() or (RELEASED / rel).read_bytes() != data]
+    stale = [rel for rel, data in wanted.items()
+             if not (RELEASED / rel).exists() or (RELEASED / rel).read_bytes() != data]
     assert not stale, f"notebooks/ is stale ({stale}): run `python -m grading notebooks`"
 
 
