@@ -88,15 +88,16 @@ def chromium():
 _KERNEL_STATE = """
 const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
 if (!w || !w.sessionContext || !w.sessionContext.session || !w.sessionContext.session.kernel) return null;
-const prompts = [...w.node.querySelectorAll('.jp-InputPrompt')].map(e => e.textContent.trim());
-return {status: w.sessionContext.session.kernel.status, busy: prompts.filter(p => p.includes('*')).length,
-        prompts: prompts.length};
+const prompts = [...w.node.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].map(e => e.textContent.trim());
+return {path: w.context.path, status: w.sessionContext.session.kernel.status,
+        busy: prompts.filter(p => p.includes('*')).length, ran: prompts.filter(p => /[0-9]/.test(p)).length};
 """
 
 _OUTPUTS = """
 const cells = [...window.jupyterapp.shell.currentWidget.node.querySelectorAll('.jp-Notebook .jp-Cell')];
 return cells.map(c => ({
   code: c.classList.contains('jp-CodeCell'),
+  ran: /[0-9]/.test((c.querySelector('.jp-InputPrompt') || {}).textContent || ''),
   images: c.querySelectorAll('.jp-OutputArea-output img').length,
   errors: [...c.querySelectorAll('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')]
             .map(e => e.textContent.slice(0, 500)),
@@ -105,26 +106,34 @@ return cells.map(c => ({
 """
 
 
-def _kernel_idle_or_dialog(driver) -> bool:
+def _kernel_state(driver, path: str) -> dict:
+    """The state of the current notebook's kernel, or {} while the current notebook is another one (the one
+    opened before `path` stays current for a moment)."""
+    state = driver.execute_script(_KERNEL_STATE) or {}
+    return state if state.get("path") == path else {}
+
+
+def _kernel_idle_or_dialog(driver, path: str) -> bool:
     from selenium.webdriver.common.by import By
     if driver.find_elements(By.XPATH, "//dialog//button[.//div[text()='Select']]"):
         return True
-    return (driver.execute_script(_KERNEL_STATE) or {}).get("status") == "idle"
+    return _kernel_state(driver, path).get("status") == "idle"
 
 
 def run_notebook_in_lab(driver, url: str, token: str, path: str, timeout: float = 600) -> list[dict]:
     """Open `path` (relative to the server root) in JupyterLab, run all cells from the Run menu, wait for the
-    kernel to finish; return per cell: code?, number of images, stderr/error texts, output text."""
+    kernel to finish; return per cell: code?, ran (has an execution count)?, number of images, stderr/error
+    texts, output text."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
     driver.get(f"{url}/lab/tree/{path}?token={token}")
     wait = WebDriverWait(driver, 120)
-    wait.until(lambda d: _kernel_idle_or_dialog(d))
+    wait.until(lambda d: _kernel_idle_or_dialog(d, path))
     for button in driver.find_elements(By.XPATH, "//dialog//button[.//div[text()='Select']]"):
         button.click()  # a notebook without kernelspec metadata asks which kernel to start
-    wait.until(lambda d: (d.execute_script(_KERNEL_STATE) or {}).get("status") == "idle")
+    wait.until(lambda d: _kernel_state(d, path).get("status") == "idle")
     # The Run menu, then "Run All Cells", as a student clicks them.
     wait.until(ec.element_to_be_clickable((By.XPATH, "//li[contains(@class,'lm-MenuBar-item')]"
                                                      "[.//div[text()='Run']]"))).click()
@@ -133,10 +142,10 @@ def run_notebook_in_lab(driver, url: str, token: str, path: str, timeout: float 
     time.sleep(2)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        state = driver.execute_script(_KERNEL_STATE) or {}
-        if state.get("status") == "idle" and state.get("busy") == 0:
+        state = _kernel_state(driver, path)
+        if state.get("status") == "idle" and state.get("busy") == 0 and state.get("ran"):
             time.sleep(1)  # let the last outputs render
-            if (driver.execute_script(_KERNEL_STATE) or {}).get("busy") == 0:
+            if _kernel_state(driver, path).get("busy") == 0:
                 return driver.execute_script(_OUTPUTS)
         time.sleep(1)
     raise TimeoutError(f"{path}: cells still running after {timeout:.0f} s")

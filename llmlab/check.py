@@ -1,6 +1,7 @@
 """check("t01_top_k"): run one exercise's public tests from a notebook and say plainly how it went."""
 import importlib
 import inspect
+import os
 import re
 import subprocess
 import sys
@@ -42,12 +43,10 @@ def check(task_id: str) -> None:
     files = [str(f) for f in sorted(tests.glob("test_*.py")) if task_id in f.read_text(encoding="utf-8")]
     if not files:
         raise FileNotFoundError(f"no public test in {tests} mentions {task_id}")
-    result = subprocess.run([sys.executable, "-m", "pytest", *files, "--task", task_id, "-q", "--tb=line",
-                             "-p", "no:cacheprovider", "-W", "ignore", "--color=no"],
-                            cwd=tests.parent, capture_output=True, text=True)
-    output = result.stdout + result.stderr
+    returncode, output = _run_pytest(task_id, [*files, "--task", task_id, "-q", "--tb=line", "-p", "no:cacheprovider",
+                                   "-W", "ignore", "--color=no"], cwd=tests.parent)
     summary = output.strip().splitlines()[-1] if output.strip() else ""
-    if result.returncode == 0:
+    if returncode == 0:
         print(f"✓ {task_id}: public tests pass ({summary.strip('= ')})")
         return
     todo = re.search(r"NotImplementedError: (t\d\d_\w+: [^\n']+)", output)
@@ -55,3 +54,27 @@ def check(task_id: str) -> None:
         raise NotImplementedError(todo.group(1))
     failures = [line for line in output.splitlines() if line.startswith(("FAILED", "ERROR")) or ": in " in line]
     raise AssertionError(f"{task_id}: public tests fail ({summary.strip('= ')})\n" + "\n".join(failures[:20]))
+
+
+def _run_pytest(task_id: str, args: list[str], cwd: Path) -> tuple[int, str]:
+    """Run pytest in a fresh process with a progress bar fed by tests/conftest.py; (exit code, output)."""
+    from tqdm.auto import tqdm
+    process = subprocess.Popen([sys.executable, "-m", "pytest", *args], cwd=cwd, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, encoding="utf-8",
+                               env={**os.environ, PROGRESS: "1"})
+    lines, bar = [], None
+    for line in process.stdout:
+        if line.startswith(COLLECTED):
+            bar = tqdm(total=int(line[len(COLLECTED):]), desc=task_id, unit="test", leave=False)
+        elif line.startswith(DONE):
+            bar.update()
+        else:
+            lines.append(line)
+    if bar is not None:
+        bar.close()
+    return process.wait(), "".join(lines)
+
+
+# What tests/conftest.py prints, when PROGRESS is set, to feed the progress bar: the number of tests, then a
+# line per finished test.
+PROGRESS, COLLECTED, DONE = "LLMLAB_PROGRESS", "@@llmlab collected ", "@@llmlab done"

@@ -1,6 +1,9 @@
 """Public test set-up. `pytest --task t01_top_k` runs only the tests of one exercise."""
+import os
+
 import pytest
 
+from llmlab.check import COLLECTED, DONE, PROGRESS
 from llmlab.tasks import TASK_IDS
 
 
@@ -19,3 +22,14 @@ def pytest_collection_modifyitems(config, items):
         (keep if marker and marker.args[0] in wanted else drop).append(item)
     config.hook.pytest_deselected(items=drop)
     items[:] = keep
+
+
+# llmlab.check() shows a progress bar fed by these lines.
+def pytest_collection_finish(session):
+    if os.environ.get(PROGRESS):
+        print(f"\n{COLLECTED}{len(session.items)}", flush=True)
+
+
+def pytest_runtest_logfinish(nodeid, location):
+    if os.environ.get(PROGRESS):
+        print(f"\n{DONE}", flush=True)

@@ -96,6 +96,7 @@ def test_notebook_runs_in_jupyterlab(name, lab):
     for index, (cell, shown) in enumerate(zip(nb.cells, cells)):
         where = f"{name} cell {index}: {cell.source[:60]!r}"
         assert not shown["errors"], (where, shown["errors"])
+        assert shown["ran"] or cell.cell_type != "code", f"{where}: did not run"
         if cell.cell_type == "code" and PLOT_CALL.search(cell.source):
             assert shown["images"] >= 1, f"{where}: no figure rendered"
     assert "Chinese font: Noto Sans CJK" in cells[[c.cell_type for c in nb.cells].index("code")]["text"]
