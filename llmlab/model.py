@@ -178,7 +178,7 @@ class Llama(nn.Module):
         if config.tie_word_embeddings:
             self.lm_head.weight = self.embed_tokens.weight
         self.rope = RotaryEmbedding(config)
-        self.store_weights_transposed()
+        self.store_weights_for_decoding()
 
     def forward(self, input_ids, cache=None, last_only=False):
         """input_ids (B, T) -> logits (B, T, V), or (B, 1, V) with last_only.
@@ -200,17 +200,19 @@ class Llama(nn.Module):
         return KVCache(c.num_hidden_layers, batch_size, max_seq_len, c.num_key_value_heads, c.head_dim,
                        dtype=self.lm_head.weight.dtype, device=self.lm_head.weight.device)
 
-    def store_weights_transposed(self):
-        """Lay every weight matrix out in memory as its transpose; shapes and values stay the same.
+    def store_weights_for_decoding(self):
+        """Lay weight matrices out in memory as a decode step reads them fastest; shapes and values stay the same.
 
         A decode step multiplies each weight matrix by a single vector, so its speed is bound by reading the
-        weights, and on CPUs MKL's matrix-vector product reads an (out, in) weight stored column by column up to
-        twice as fast as one stored row by row (see python -m llmlab.bench). Loading weights with
+        weights. On CPUs, MKL's matrix-vector product reads an (out, in) weight with out >= in (q/k/v/o, gate,
+        up, lm_head) up to twice as fast when it is stored column by column (as its transpose), and a wide one
+        (down_proj) faster row by row, as PyTorch stores it (see python -m llmlab.bench). Loading weights with
         load_state_dict keeps the layout; llmlab.checkpoint.load_model calls this again after assigning them."""
         for module in self.modules():
             if isinstance(module, nn.Linear):
-                w = module.weight
-                module.weight = nn.Parameter(w.detach().t().contiguous().t(), requires_grad=w.requires_grad)
+                w = module.weight.detach()
+                w = w.t().contiguous().t() if module.out_features >= module.in_features else w.contiguous()
+                module.weight = nn.Parameter(w, requires_grad=module.weight.requires_grad)
         if self.config.tie_word_embeddings:
             self.embed_tokens.weight = self.lm_head.weight  # tie again: the loop gave lm_head a new tensor
         return self

@@ -138,3 +138,15 @@ def test_bigram_llama_gives_its_table_as_logits():
     table = torch.randn(7, 7, generator=torch.Generator().manual_seed(0))
     ids = torch.tensor([[3, 0, 6, 6, 1]])
     torch.testing.assert_close(bigram_llama(table)(ids)[0], table[ids[0]], rtol=1e-5, atol=1e-5)
+
+
+def test_decoding_layout_keeps_values_shapes_and_tying():
+    model = random_llama("gqa_tied", seed=3)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    model.store_weights_for_decoding()
+    after = model.state_dict()
+    assert all(torch.equal(before[k], after[k]) and before[k].shape == after[k].shape for k in before)
+    assert model.lm_head.weight is model.embed_tokens.weight
+    layer = model.layers[0]
+    assert layer.mlp.up_proj.weight.t().is_contiguous()      # (80, 48): tall, stored column by column
+    assert layer.mlp.down_proj.weight.is_contiguous()        # (48, 80): wide, stored row by row
