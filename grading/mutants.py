@@ -30,10 +30,14 @@ def build_target(dest, variant: Path) -> Path:
     return Path(dest)
 
 
-def run_hidden_tests(task_id: str, target: Path) -> subprocess.CompletedProcess:
-    """Run grading/hidden/test_<task_id>.py with its scenarios executed against `target`."""
+def run_hidden_tests(task_id: str, target: Path, record: Path | None = None) -> subprocess.CompletedProcess:
+    """Run grading/hidden/test_<task_id>.py with its scenarios executed against `target`; with `record`, the
+    autograder's plugin (grading/record.py) writes each test's outcome and student-safe message there."""
     env = dict(os.environ, LLMLAB_SUBMISSION=str(target), LLMLAB_TARGET="reference",
                PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")      # as the autograder runs them
+    plugin = []
+    if record is not None:
+        env["LLMLAB_RECORD"], plugin = str(record), ["-p", "grading.record"]
     return subprocess.run([sys.executable, "-m", "pytest", f"grading/hidden/test_{task_id}.py", "-q",
-                           "-p", "no:cacheprovider", "-x", "--no-header", "-rN"],
+                           "-p", "no:cacheprovider", "-x", "--no-header", "-rN", *plugin],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)

@@ -6,7 +6,8 @@ The message never holds hidden test code or an assertion message (which may hold
 - passed: ""
 - the stub still raises NotImplementedError: "not implemented yet (<the stub's message>)"
 - otherwise: the first line of the test's docstring (public-safe by convention: the property checked and an
-  input reproducible from the public tests), else "a hidden test of <task> failed (<exception type>)"; when
+  input reproducible from the public tests), else the property the test's name states ("test_ties_pick_the_
+  lowest_index" -> "failed: ties pick the lowest index (AssertionError)"); when
   the sandbox reported the failure (an exception of the student's code, a time-out, a crash, a limit), its
   reason is appended.
 With --collect-only, the file lists the collected tests and any collection errors instead.
@@ -41,7 +42,11 @@ def public_message(item, excinfo) -> str:
     if isinstance(error, NotImplementedError):
         return f"not implemented yet ({str(error)[:300]})"
     doc = (getattr(getattr(item, "function", None), "__doc__", None) or "").strip().splitlines()
-    message = doc[0].strip() if doc else f"a hidden test of {_task(item)} failed ({type(error).__name__})"
+    if doc:
+        message = doc[0].strip()
+    else:  # the name states the property checked
+        name = getattr(item, "originalname", None) or item.name
+        message = f"failed: {name.removeprefix('test_').replace('_', ' ')} ({type(error).__name__})"
     if isinstance(error, SubmissionError):
         message += f" [your code raised {error}]" if error.kind else f" [{error}]"
     return message

@@ -65,7 +65,8 @@ def _run_pytest(task_id: str, args: list[str], cwd: Path) -> tuple[int, str]:
     lines, bar = [], None
     for line in process.stdout:
         if line.startswith(COLLECTED):
-            bar = tqdm(total=int(line[len(COLLECTED):]), desc=task_id, unit="test", leave=False)
+            bar = tqdm(total=int(line[len(COLLECTED):]), desc=task_id, unit="test", leave=False,
+                       mininterval=0, miniters=1)  # draw every test, the last one too
         elif line.startswith(DONE):
             bar.update()
         else:

@@ -64,7 +64,7 @@ def test_other_models_and_beam_counts(name, seed, num_beams, max_new_tokens):
 
 
 def test_early_stopping_changes_the_result():
-    """Cases where early_stopping=True stops before False would, and where "never" searches longer than False."""
+    """early_stopping True and "never" on random models with an EOS they like."""
     check("gqa3_untied", 1, 3, 6, length_penalty=1.0, early_stopping=True, num_return_sequences=3)
     check("mha", 1, 2, 9, length_penalty=1.0, early_stopping="never", num_return_sequences=2)
     check("mha", 2, 3, 6, length_penalty=1.0, early_stopping="never", num_return_sequences=3)
@@ -101,6 +101,37 @@ def test_eos_ranked_below_num_beams_does_not_finish():
     assert [s.tolist() for s in sequences] == [path for _, path in beams], \
         "an EOS ranked third of 4 candidates with num_beams=2 must not end a hypothesis"
     torch.testing.assert_close(scores.float(), torch.tensor([score for score, _ in beams]), rtol=1e-5, atol=1e-5)
+
+
+def test_early_stopping_modes_on_a_designed_search():
+    """early_stopping: True and False stop once num_beams hypotheses are kept and no running beam can beat them
+    at its current length; "never" keeps searching while one could at max_new_tokens."""
+    # Bigram model, EOS = 1, prompt [0], num_beams 2, length_penalty 1, max_new_tokens 5.
+    # Step 1: EOS (p .5) finishes [0, 1]; 3 (.3) and 2 (.18) run. Step 2: [0, 3, 1] (EOS after 3: .95) finishes,
+    # so two hypotheses are kept; the best running beam [0, 2, 4] has raw score r = log .18 + log .97.
+    # False/True stop there, since r / 2 is below the worse hypothesis; "never" goes on, since r / 5 is above
+    # it, and finds 0 -> 2 -> 4 -> 5 -> 6 -> EOS (each step p .97), better than both.
+    u = [0.125] * 8
+    probs = torch.tensor([[.005, .5, .18, .3, .004, .003, .002, .006], u,
+                          [.005, .004, .003, .002, .97, .006, .005, .005],
+                          [.01, .95, .009, .008, .007, .006, .005, .005],
+                          [.004, .003, .002, .005, .006, .97, .005, .005],
+                          [.004, .003, .002, .005, .006, .005, .97, .005],
+                          [.004, .97, .002, .005, .006, .005, .003, .005], u])
+    logp = probs.log()
+    eos_first, eos_after_3 = logp[0, 1], (logp[0, 3] + logp[3, 1]) / 2
+    long_path = (logp[0, 2] + logp[2, 4] + logp[4, 5] + logp[5, 6] + logp[6, 1]) / 5
+    r = logp[0, 2] + logp[2, 4]
+    assert r / 2 <= eos_first < eos_after_3 < long_path and r / 5 > eos_first  # the reasoning above
+    spec = model_spec(bigram_llama(logp))
+    stopped = ([[0, 3, 1], [0, 1]], [eos_after_3, eos_first])
+    searched = ([[0, 2, 4, 5, 6, 1], [0, 3, 1]], [long_path, eos_after_3])
+    for early_stopping, (want, want_scores) in [(False, stopped), (True, stopped), ("never", searched)]:
+        sequences, scores = call("beam_search", spec, torch.tensor([[0]]), num_beams=2, max_new_tokens=5,
+                                 eos_token_id=1, length_penalty=1.0, early_stopping=early_stopping,
+                                 num_return_sequences=2)
+        assert [s.tolist() for s in sequences] == want, f"early_stopping={early_stopping!r}: sequences differ"
+        torch.testing.assert_close(scores.float(), torch.stack(want_scores), rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("bad", [dict(num_beams=0), dict(max_new_tokens=0), dict(num_return_sequences=4),

@@ -27,3 +27,12 @@ def test_hidden_tests_pass_reference_through_sandbox(task_id, tmp_path):
     from grading.overlay import build_overlay
     result = run_hidden_tests(task_id, build_overlay(tmp_path))
     assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_a_caught_mutant_gets_a_message_a_student_can_act_on(tmp_path):
+    import json
+    mutant = MUTANTS / "t01_greedy" / "highest_index_on_ties.py"
+    record = tmp_path / "record.json"
+    run_hidden_tests("t01_greedy", build_target(tmp_path / "target", mutant), record=record)
+    failed = [t for t in json.loads(record.read_text(encoding="utf-8"))["tests"] if t["outcome"] == "failed"]
+    assert [t["message"] for t in failed] == ["failed: ties pick the lowest index (AssertionError)"]
