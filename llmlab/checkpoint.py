@@ -150,7 +150,7 @@ def load_model(path=None, device=None, dtype=None) -> Llama:
     if config.tie_word_embeddings:
         model.lm_head.weight = model.embed_tokens.weight
     model.rope = RotaryEmbedding(config)  # rebuild the non-persistent RoPE buffer off the meta device
-    return model.to(device=device, dtype=dtype).store_weights_for_decoding().requires_grad_(False).eval()
+    return model.to(device=device, dtype=dtype).requires_grad_(False).eval()
 
 
 def load_tokenizer(path=None) -> Tokenizer:

@@ -8,6 +8,10 @@ Two paths through attention:
 - `model(input_ids)`: no cache; every call re-reads the whole sequence (what decoding costs without a cache).
 - `model(input_ids, cache)`: the new tokens' K/V go into a KV cache and attention reads everything cached
   (`llmlab.kv_cache`, notebook 05). Prefill is one call with the prompt, decode one call per new token.
+
+Decoding speed on CPUs: RoPE tables are computed once and looked up, GQA attention lets SDPA share each
+key/value head (enable_gqa) instead of copying it, and large weight matrices are multiplied through oneDNN
+(see Linear); each gives the same values as the plain version, within rounding.
 """
 import math
 from dataclasses import dataclass
@@ -15,6 +19,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils._python_dispatch import _get_current_dispatch_mode
+from torch.utils.weak import WeakIdKeyDictionary
 
 
 @dataclass
@@ -54,10 +60,11 @@ class RMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(dim))
 
     def forward(self, x):
-        dtype = x.dtype
-        x = x.float()  # normalise in fp32, as transformers does, then cast back
-        x = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps)
-        return self.weight * x.to(dtype)
+        """weight * x / sqrt(mean(x^2) + eps) over the last dimension."""
+        if x.dtype == torch.float32:  # F.rms_norm computes exactly transformers' formula, in fewer steps
+            return F.rms_norm(x, self.weight.shape, self.weight, self.eps)
+        # other dtypes: normalise in fp32, cast back, then scale, as transformers does
+        return self.weight * F.rms_norm(x.float(), self.weight.shape, eps=self.eps).to(x.dtype)
 
 
 def rope_inv_freq(config: LlamaConfig) -> torch.Tensor:
@@ -83,16 +90,22 @@ def rope_inv_freq(config: LlamaConfig) -> torch.Tensor:
 
 
 class RotaryEmbedding(nn.Module):
-    """Maps absolute positions to the cos/sin tables that rotate q and k (RoPE)."""
+    """Maps absolute positions to the cos/sin tables that rotate q and k (RoPE).
+
+    The angles of positions 0..max_position_embeddings-1 are computed once, in fp32 as transformers does, and
+    looked up: every layer of every decoding step needs them, and a lookup is one operation instead of seven."""
 
     def __init__(self, config: LlamaConfig):
         super().__init__()
-        self.register_buffer("inv_freq", rope_inv_freq(config), persistent=False)  # (hd/2,)
+        self.max_positions = config.max_position_embeddings
+        freqs = torch.arange(self.max_positions).float()[:, None] * rope_inv_freq(config)[None, :]  # (P, hd/2)
+        angles = torch.cat([freqs, freqs], dim=-1)                   # (P, hd): HF's rotate-half layout
+        self.register_buffer("cos", angles.cos(), persistent=False)
+        self.register_buffer("sin", angles.sin(), persistent=False)
 
     def forward(self, positions: torch.Tensor, dtype=torch.float32):
-        freqs = positions.float()[:, None] * self.inv_freq[None, :]  # (T, hd/2)
-        emb = torch.cat([freqs, freqs], dim=-1)                      # (T, hd): HF's rotate-half layout
-        return emb.cos().to(dtype), emb.sin().to(dtype)
+        """positions (T,) int64 -> cos, sin: (T, hd) each."""
+        return self.cos[positions].to(dtype), self.sin[positions].to(dtype)
 
 
 def rotate_half(x):
@@ -105,16 +118,57 @@ def apply_rope(x, cos, sin):
     return x * cos + rotate_half(x) * sin
 
 
+class Linear(nn.Linear):
+    """nn.Linear that multiplies large fp32 weights on a CPU with oneDNN instead of MKL (same values, within
+    rounding).
+
+    A decoding step multiplies every weight matrix by one vector, so its speed is bound by how fast the weights
+    are read (notebook 03's roofline). On CPUs, MKL's matrix-vector product behind F.linear runs on one core;
+    oneDNN's, on a copy of the weight prepacked for it, uses every core and reads the weights up to 1.5x
+    faster (python -m llmlab.bench). The copy costs memory and packing time, so only matrices of at least
+    ONEDNN_MIN_WEIGHTS elements get one."""
+
+    def forward(self, x):
+        weight = self.weight
+        if _use_onednn(x, weight):
+            return torch.ops.mkldnn._linear_pointwise(x, _packed(weight), self.bias, "none", [], "")
+        return F.linear(x, weight, self.bias)
+
+
+ONEDNN = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+ONEDNN_MIN_WEIGHTS = 2**18   # smaller matrices are faster through MKL, whose calls cost less
+_PACKED = WeakIdKeyDictionary()  # weight -> (its data and version when packed, the packed copy)
+
+
+def _use_onednn(x, weight) -> bool:
+    return (weight.numel() >= ONEDNN_MIN_WEIGHTS and ONEDNN and x.device.type == "cpu"
+            and x.dtype == weight.dtype == torch.float32
+            and not (torch.is_grad_enabled() and (weight.requires_grad or x.requires_grad))  # no autograd
+            # nor while FLOPs are counted (FlopCounterMode, fvcore's trace): they know F.linear, not oneDNN
+            and _get_current_dispatch_mode() is None and not torch._C._get_tracing_state())
+
+
+def _packed(weight):
+    """The weight prepacked for oneDNN; packed again whenever the weight has changed (training, loading)."""
+    cached = _PACKED.get(weight)
+    # the weight changed if it was modified in place (its version counts that) or given new data (model.to(...)):
+    # the data it had stays referenced here, so new data cannot have the same address
+    if cached is None or cached[0].data_ptr() != weight.data_ptr() or cached[1] != weight._version:
+        data = weight.detach()
+        cached = _PACKED[weight] = (data, weight._version, torch.ops.mkldnn._reorder_linear_weight(data, 1))
+    return cached[2]
+
+
 class Attention(nn.Module):
     def __init__(self, config: LlamaConfig, layer: int):
         super().__init__()
         self.layer = layer
         self.nh, self.nkv, self.hd = config.num_attention_heads, config.num_key_value_heads, config.head_dim
         bias = config.attention_bias
-        self.q_proj = nn.Linear(config.hidden_size, self.nh * self.hd, bias=bias)
-        self.k_proj = nn.Linear(config.hidden_size, self.nkv * self.hd, bias=bias)
-        self.v_proj = nn.Linear(config.hidden_size, self.nkv * self.hd, bias=bias)
-        self.o_proj = nn.Linear(self.nh * self.hd, config.hidden_size, bias=bias)
+        self.q_proj = Linear(config.hidden_size, self.nh * self.hd, bias=bias)
+        self.k_proj = Linear(config.hidden_size, self.nkv * self.hd, bias=bias)
+        self.v_proj = Linear(config.hidden_size, self.nkv * self.hd, bias=bias)
+        self.o_proj = Linear(self.nh * self.hd, config.hidden_size, bias=bias)
 
     def forward(self, x, rope: RotaryEmbedding, cache=None, pos: int = 0):
         B, T, _ = x.shape
@@ -135,9 +189,8 @@ def uncached_attention(q, k, v, rope: RotaryEmbedding):
     T = q.shape[2]
     cos, sin = rope(torch.arange(T, device=q.device), q.dtype)
     q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
-    n_rep = q.shape[1] // k.shape[1]  # query head i uses key/value head i // n_rep
-    k, v = k.repeat_interleave(n_rep, dim=1), v.repeat_interleave(n_rep, dim=1)  # (B, nh, T, hd)
-    return F.scaled_dot_product_attention(q, k, v, is_causal=True)               # (B, nh, T, hd)
+    # GQA: query head i uses key/value head i // (nh // nkv), as k.repeat_interleave(nh // nkv, dim=1) would give
+    return F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)  # (B, nh, T, hd)
 
 
 class MLP(nn.Module):
@@ -146,9 +199,9 @@ class MLP(nn.Module):
     def __init__(self, config: LlamaConfig):
         super().__init__()
         h, i, bias = config.hidden_size, config.intermediate_size, config.mlp_bias
-        self.gate_proj = nn.Linear(h, i, bias=bias)
-        self.up_proj = nn.Linear(h, i, bias=bias)
-        self.down_proj = nn.Linear(i, h, bias=bias)
+        self.gate_proj = Linear(h, i, bias=bias)
+        self.up_proj = Linear(h, i, bias=bias)
+        self.down_proj = Linear(i, h, bias=bias)
 
     def forward(self, x):
         return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
@@ -174,11 +227,10 @@ class Llama(nn.Module):
         self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
         self.layers = nn.ModuleList(DecoderLayer(config, i) for i in range(config.num_hidden_layers))
         self.norm = RMSNorm(config.hidden_size, config.rms_norm_eps)
-        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        self.lm_head = Linear(config.hidden_size, config.vocab_size, bias=False)
         if config.tie_word_embeddings:
             self.lm_head.weight = self.embed_tokens.weight
         self.rope = RotaryEmbedding(config)
-        self.store_weights_for_decoding()
 
     def forward(self, input_ids, cache=None, last_only=False):
         """input_ids (B, T) -> logits (B, T, V), or (B, 1, V) with last_only.
@@ -186,6 +238,9 @@ class Llama(nn.Module):
         With a cache, the T tokens continue the cache.length tokens already in it (a chunk after cached
         ones); without one, they are the whole sequence."""
         pos = 0 if cache is None else cache.length  # absolute position of the first new token
+        if pos + input_ids.shape[1] > self.rope.max_positions:
+            raise ValueError(f"positions up to {pos + input_ids.shape[1]} exceed the model's "
+                             f"max_position_embeddings={self.rope.max_positions}")
         x = self.embed_tokens(input_ids)            # (B, T, h)
         for layer in self.layers:
             x = layer(x, self.rope, cache, pos)
@@ -199,23 +254,6 @@ class Llama(nn.Module):
         c = self.config
         return KVCache(c.num_hidden_layers, batch_size, max_seq_len, c.num_key_value_heads, c.head_dim,
                        dtype=self.lm_head.weight.dtype, device=self.lm_head.weight.device)
-
-    def store_weights_for_decoding(self):
-        """Lay weight matrices out in memory as a decode step reads them fastest; shapes and values stay the same.
-
-        A decode step multiplies each weight matrix by a single vector, so its speed is bound by reading the
-        weights. On CPUs, MKL's matrix-vector product reads an (out, in) weight with out >= in (q/k/v/o, gate,
-        up, lm_head) up to twice as fast when it is stored column by column (as its transpose), and a wide one
-        (down_proj) faster row by row, as PyTorch stores it (see python -m llmlab.bench). Loading weights with
-        load_state_dict keeps the layout; llmlab.checkpoint.load_model calls this again after assigning them."""
-        for module in self.modules():
-            if isinstance(module, nn.Linear):
-                w = module.weight.detach()
-                w = w.t().contiguous().t() if module.out_features >= module.in_features else w.contiguous()
-                module.weight = nn.Parameter(w, requires_grad=module.weight.requires_grad)
-        if self.config.tie_word_embeddings:
-            self.embed_tokens.weight = self.lm_head.weight  # tie again: the loop gave lm_head a new tensor
-        return self
 
     @property
     def device(self):

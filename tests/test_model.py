@@ -1,15 +1,21 @@
 """llmlab's Llama (llmlab/model.py, no cache) against transformers' LlamaForCausalLM, and llmlab.checkpoint's
 loading and its errors. The model is given code, not an exercise: these tests pass from the start."""
+import copy
+import io
 import json
 
 import pytest
 import torch
+import torch.nn.functional as F
 import transformers
+from fvcore.nn import FlopCountAnalysis
 from safetensors.torch import save_file
-from transformers.models.llama.modeling_llama import LlamaRMSNorm
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+from transformers.models.llama.modeling_llama import LlamaRMSNorm, LlamaRotaryEmbedding
 
 from llmlab.checkpoint import CheckpointError, load_model, save_checkpoint
-from llmlab.model import RMSNorm
+from llmlab.model import ONEDNN, ONEDNN_MIN_WEIGHTS, Linear, LlamaConfig, RMSNorm, RotaryEmbedding, _use_onednn
 from tests.random_llama import CONFIGS, bigram_llama, random_ids, random_llama, to_hf
 
 ATOL = RTOL = 1e-4
@@ -47,6 +53,45 @@ def test_rmsnorm_equals_transformers_on_small_activations(eps):
         other = RMSNorm(16, 1e-5 if eps == 1e-6 else 1e-6)
         other.weight.copy_(ours.weight)
         assert (other(x) - theirs(x)).abs().max() > 1e-3  # so the comparison above can tell eps apart
+
+
+def test_rmsnorm_in_fp32_is_transformers_formula_bit_for_bit():
+    torch.manual_seed(1)
+    x = 4 * torch.randn(3, 7, 64)
+    ours, theirs = RMSNorm(64, 1e-5), LlamaRMSNorm(64, eps=1e-5)
+    with torch.no_grad():
+        ours.weight.normal_(1, 0.3)
+        theirs.weight.copy_(ours.weight)
+        assert torch.equal(ours(x), theirs(x))
+        # bf16: normalised in fp32, cast back, then scaled in bf16, as transformers does
+        ours_bf16, theirs_bf16 = ours.to(torch.bfloat16), theirs.to(torch.bfloat16)
+        assert torch.equal(ours_bf16(x.bfloat16()), theirs_bf16(x.bfloat16()))
+
+
+@pytest.mark.parametrize("scaling", [None, {"rope_type": "linear", "factor": 4.0},
+                                     {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                                      "high_freq_factor": 4.0, "original_max_position_embeddings": 64}],
+                         ids=["default", "linear", "llama3"])
+def test_rope_tables_equal_transformers(scaling):
+    config = LlamaConfig(hidden_size=64, num_attention_heads=2, rope_theta=5e5, rope_scaling=scaling,
+                         max_position_embeddings=300)
+    hf_config = transformers.LlamaConfig(hidden_size=64, num_attention_heads=2, max_position_embeddings=300,
+                                         rope_parameters={"rope_type": "default", "rope_theta": 5e5, **(scaling or {})})
+    positions = torch.tensor([0, 1, 2, 17, 150, 299])
+    ours = RotaryEmbedding(config)(positions)
+    theirs = LlamaRotaryEmbedding(hf_config)(torch.zeros(1, dtype=torch.float32), positions[None])
+    for a, b in zip(ours, theirs):
+        torch.testing.assert_close(a, b[0], atol=1e-6, rtol=0)
+
+
+def test_positions_past_max_position_embeddings_raise():
+    model = random_llama("gqa_tied")
+    limit = model.config.max_position_embeddings
+    cache = model.new_cache(1, limit + 1)
+    with torch.no_grad():
+        model(random_ids(model.config.vocab_size, batch=1, length=limit), cache)  # fills every position
+        with pytest.raises(ValueError, match=f"max_position_embeddings={limit}"):
+            model(torch.zeros(1, 1, dtype=torch.long), cache)
 
 
 # ---- checkpoints ------------------------------------------------------------------------------------------
@@ -140,13 +185,60 @@ def test_bigram_llama_gives_its_table_as_logits():
     torch.testing.assert_close(bigram_llama(table)(ids)[0], table[ids[0]], rtol=1e-5, atol=1e-5)
 
 
-def test_decoding_layout_keeps_values_shapes_and_tying():
-    model = random_llama("gqa_tied", seed=3)
-    before = {k: v.clone() for k, v in model.state_dict().items()}
-    model.store_weights_for_decoding()
-    after = model.state_dict()
-    assert all(torch.equal(before[k], after[k]) and before[k].shape == after[k].shape for k in before)
-    assert model.lm_head.weight is model.embed_tokens.weight
-    layer = model.layers[0]
-    assert layer.mlp.up_proj.weight.t().is_contiguous()      # (80, 48): tall, stored column by column
-    assert layer.mlp.down_proj.weight.is_contiguous()        # (48, 80): wide, stored row by row
+def big_linear(bias: bool, seed: int = 0) -> Linear:
+    """A Linear large enough for the oneDNN path (ONEDNN_MIN_WEIGHTS elements)."""
+    torch.manual_seed(seed)
+    return Linear(512, ONEDNN_MIN_WEIGHTS // 512 + 64, bias=bias).requires_grad_(False)
+
+
+@pytest.mark.skipif(not ONEDNN, reason="this PyTorch build has no oneDNN")
+@pytest.mark.parametrize("bias", [False, True])
+def test_large_cpu_linear_goes_through_onednn_with_f_linear_values(bias):
+    layer = big_linear(bias)
+    x = torch.randn(3, 9, 1024)[..., ::2]  # (3, 9, 512), not contiguous
+    for inputs in (x, x[:, :1], x[0]):
+        assert _use_onednn(inputs, layer.weight)
+        torch.testing.assert_close(layer(inputs), F.linear(inputs, layer.weight, layer.bias), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.skipif(not ONEDNN, reason="this PyTorch build has no oneDNN")
+def test_onednn_copy_follows_changes_of_the_weight():
+    layer, other = big_linear(bias=False, seed=0), big_linear(bias=False, seed=1)
+    x = torch.randn(2, 512)
+    layer(x)                                           # packs the weight
+    with torch.no_grad():
+        layer.weight.mul_(2)                           # in place, as an optimizer step
+    torch.testing.assert_close(layer(x), F.linear(x, layer.weight), atol=1e-5, rtol=1e-5)
+    layer.load_state_dict(other.state_dict())          # copied in place
+    torch.testing.assert_close(layer(x), other(x), atol=1e-5, rtol=1e-5)
+    layer.weight = nn.Parameter(3 * other.weight)      # a new tensor
+    torch.testing.assert_close(layer(x), 3 * other(x), atol=1e-5, rtol=1e-5)
+    layer.weight.data = other.weight.clone()           # new data, same version, as model.to(...) does
+    torch.testing.assert_close(layer(x), other(x), atol=1e-5, rtol=1e-5)
+    layer.to(torch.bfloat16).to(torch.float32)         # back in fp32, rounded to bf16 on the way
+    torch.testing.assert_close(layer(x), other.to(torch.bfloat16).float()(x), atol=1e-5, rtol=1e-5)
+
+
+def test_linear_trains_and_pickles_after_use():
+    layer = big_linear(bias=True).requires_grad_(True)
+    x = torch.randn(2, 512)
+    with torch.no_grad():
+        expected = layer(x)                            # the oneDNN path, where available
+    layer(x).sum().backward()                          # autograd goes through F.linear
+    torch.testing.assert_close(layer.weight.grad, x.sum(0).expand_as(layer.weight))
+    buffer = io.BytesIO()
+    torch.save(layer, buffer)                          # no packed copy travels with the module
+    restored = torch.load(io.BytesIO(buffer.getvalue()), weights_only=False)
+    with torch.no_grad():
+        torch.testing.assert_close(restored(x), expected, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(copy.deepcopy(layer)(x), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_flop_counters_see_large_linears_as_matrix_products():
+    # FlopCounterMode and fvcore know F.linear's matrix product, not oneDNN's: counting must take that path
+    layer, x = big_linear(bias=False), torch.randn(1, 3, 512)
+    macs = 3 * 512 * layer.out_features
+    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+        layer(x)
+    assert counter.get_total_flops() == 2 * macs
+    assert FlopCountAnalysis(layer, (x,)).total() == macs

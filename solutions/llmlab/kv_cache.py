@@ -49,13 +49,14 @@ class KVCache(nn.Module):
         Afterwards `length` is pos + T. Raises ValueError when pos + T exceeds max_seq_len.
         """
         ### BEGIN SOLUTION
-        T, max_len = k.shape[2], self.k.shape[3]
-        if pos + T > max_len:
-            raise ValueError(f"KV cache overflow: positions up to {pos + T} do not fit max_seq_len={max_len}")
-        self.k[layer, :, :, pos:pos + T] = k
-        self.v[layer, :, :, pos:pos + T] = v
-        self.length = pos + T
-        return self.k[layer, :, :, :pos + T], self.v[layer, :, :, :pos + T]
+        k_cache, v_cache = self.k[layer], self.v[layer]  # (B, nkv, S_max, hd)
+        end = pos + k.shape[2]
+        if end > k_cache.shape[2]:
+            raise ValueError(f"KV cache overflow: positions up to {end} do not fit max_seq_len={k_cache.shape[2]}")
+        k_cache[:, :, pos:end] = k
+        v_cache[:, :, pos:end] = v
+        self.length = end
+        return k_cache[:, :, :end], v_cache[:, :, :end]
         ### END SOLUTION
 
     def reset(self):
@@ -93,10 +94,10 @@ def cached_attention(q, k, v, cache: KVCache, layer: int, pos: int, rope: Rotary
     cos, sin = rope(torch.arange(pos, pos + T, device=q.device), q.dtype)  # the new tokens' own positions
     q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
     k, v = cache.update(layer, pos, k, v)                                  # (B, nkv, pos+T, hd)
-    n_rep = q.shape[1] // k.shape[1]
-    k, v = k.repeat_interleave(n_rep, dim=1), v.repeat_interleave(n_rep, dim=1)  # (B, nh, pos+T, hd)
+    # GQA: enable_gqa lets query head i use key/value head i // (nh // nkv), as if k and v were expanded with
+    # k.repeat_interleave(nh // nkv, dim=1), without copying them
     if T == 1:  # one decoding step sees every cached position: no mask needed
-        return F.scaled_dot_product_attention(q, k, v)
+        return F.scaled_dot_product_attention(q, k, v, enable_gqa=True)
     mask = torch.ones(T, pos + T, dtype=torch.bool, device=q.device).tril(diagonal=pos)  # (T, pos+T)
-    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, enable_gqa=True)
     ### END SOLUTION
