@@ -15,7 +15,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from transformers.models.llama.modeling_llama import LlamaRMSNorm, LlamaRotaryEmbedding
 
 from llmlab.checkpoint import CheckpointError, load_model, save_checkpoint
-from llmlab.model import ONEDNN, ONEDNN_MIN_WEIGHTS, Linear, LlamaConfig, RMSNorm, RotaryEmbedding, _use_onednn
+from llmlab.model import (ONEDNN, ONEDNN_MIN_WEIGHTS, Linear, LlamaConfig, RMSNorm, RotaryEmbedding, _use_onednn,
+                          project)
 from tests.random_llama import CONFIGS, bigram_llama, random_ids, random_llama, to_hf
 
 ATOL = RTOL = 1e-4
@@ -197,9 +198,25 @@ def test_large_cpu_linear_goes_through_onednn_with_f_linear_values(bias):
     layer = big_linear(bias)
     x = torch.randn(3, 9, 1024)[..., ::2]  # (3, 9, 512), not contiguous
     for inputs in (x, x[:, :1], x[0]):
-        assert _use_onednn(inputs, layer.weight)
+        assert _use_onednn(inputs, [layer.weight])
         torch.testing.assert_close(layer(inputs), F.linear(inputs, layer.weight, layer.bias), atol=1e-5, rtol=1e-5)
 
+
+
+@pytest.mark.skipif(not ONEDNN, reason="this PyTorch build has no oneDNN")
+@pytest.mark.parametrize("bias", [False, True])
+def test_project_stacks_weights_into_one_onednn_product(bias):
+    torch.manual_seed(0)
+    q, k, v = (Linear(512, out, bias=bias).requires_grad_(False) for out in (512, 128, 128))  # GQA-like sizes
+    x = torch.randn(2, 3, 512)
+    assert not _use_onednn(x, [k.weight]) and _use_onednn(x, [q.weight, k.weight, v.weight])
+    for _ in range(2):  # packed, then a change to one of the three weights must show
+        outputs = project(x, q, k, v)
+        assert [y.shape for y in outputs] == [(2, 3, 512), (2, 3, 128), (2, 3, 128)]
+        for y, layer in zip(outputs, (q, k, v)):
+            torch.testing.assert_close(y, F.linear(x, layer.weight, layer.bias), atol=1e-5, rtol=1e-5)
+        with torch.no_grad():
+            v.weight.mul_(-2)
 
 @pytest.mark.skipif(not ONEDNN, reason="this PyTorch build has no oneDNN")
 def test_onednn_copy_follows_changes_of_the_weight():
