@@ -139,7 +139,7 @@ def project(x, *layers: Linear) -> list[torch.Tensor]:
     gate and up), which reads them faster than one product each."""
     weights = [layer.weight for layer in layers]
     if not _use_onednn(x, weights):
-        return [F.linear(x, w, layer.bias) for w, layer in zip(weights, layers)]
+        return [layer(x) for layer in layers]  # module calls, which FLOP counters attribute to each layer
     bias = None if layers[0].bias is None else torch.cat([layer.bias for layer in layers])
     y = torch.ops.mkldnn._linear_pointwise(x, _packed(weights), bias, "none", [], "")
     return list(y.split([w.shape[0] for w in weights], dim=-1))
