@@ -130,16 +130,21 @@ class Linear(nn.Linear):
 
     def forward(self, x):
         if _use_onednn(x, [self.weight]):
-            return project(x, self)[0]
+            return _onednn_product(x, [self])[0]
         return F.linear(x, self.weight, self.bias)
 
 
 def project(x, *layers: Linear) -> list[torch.Tensor]:
     """[layer(x) for layer in layers]: with oneDNN, one product with the layers' weights stacked (q, k and v, or
     gate and up), which reads them faster than one product each."""
+    if _use_onednn(x, [layer.weight for layer in layers]):
+        return _onednn_product(x, layers)
+    return [layer(x) for layer in layers]  # module calls, which FLOP counters attribute to each layer
+
+
+def _onednn_product(x, layers) -> list[torch.Tensor]:
+    """Each layer's output, from one oneDNN product with the layers' weights stacked."""
     weights = [layer.weight for layer in layers]
-    if not _use_onednn(x, weights):
-        return [layer(x) for layer in layers]  # module calls, which FLOP counters attribute to each layer
     bias = None if layers[0].bias is None else torch.cat([layer.bias for layer in layers])
     y = torch.ops.mkldnn._linear_pointwise(x, _packed(weights), bias, "none", [], "")
     return list(y.split([w.shape[0] for w in weights], dim=-1))
