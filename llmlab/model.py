@@ -105,7 +105,7 @@ class RotaryEmbedding(nn.Module):
 
     def forward(self, positions: torch.Tensor, dtype=torch.float32):
         """positions (T,) int64 -> cos, sin: (T, hd) each."""
-        return self.cos[positions].to(dtype), self.sin[positions].to(dtype)
+        return self.cos.index_select(0, positions).to(dtype), self.sin.index_select(0, positions).to(dtype)
 
 
 def rotate_half(x):
@@ -129,7 +129,7 @@ class Linear(nn.Linear):
     ONEDNN_MIN_WEIGHTS elements get one."""
 
     def forward(self, x):
-        if _use_onednn(x, [self.weight]):
+        if self.weight.numel() >= ONEDNN_MIN_WEIGHTS and _use_onednn(x, [self.weight]):
             return _onednn_product(x, [self])[0]
         return F.linear(x, self.weight, self.bias)
 
@@ -137,9 +137,12 @@ class Linear(nn.Linear):
 def project(x, *layers: Linear) -> list[torch.Tensor]:
     """[layer(x) for layer in layers]: with oneDNN, one product with the layers' weights stacked (q, k and v, or
     gate and up), which reads them faster than one product each."""
-    if _use_onednn(x, [layer.weight for layer in layers]):
+    weights = [layer.weight for layer in layers]
+    if _use_onednn(x, weights):
         return _onednn_product(x, layers)
-    return [layer(x) for layer in layers]  # module calls, which FLOP counters attribute to each layer
+    if _counting_flops():
+        return [layer(x) for layer in layers]  # module calls, which FLOP counters attribute to each layer
+    return [F.linear(x, w, layer.bias) for w, layer in zip(weights, layers)]  # skips the module calls' overhead
 
 
 def _onednn_product(x, layers) -> list[torch.Tensor]:
@@ -157,10 +160,18 @@ _PACKED = WeakIdKeyDictionary()  # first weight -> (each weight's data and versi
 
 def _use_onednn(x, weights: list[torch.Tensor]) -> bool:
     return (sum(w.numel() for w in weights) >= ONEDNN_MIN_WEIGHTS and ONEDNN and x.device.type == "cpu"
+            and not torch.compiler.is_compiling()  # torch.compile picks its own kernels
             and x.dtype == torch.float32 and all(w.dtype == torch.float32 for w in weights)
             and not (torch.is_grad_enabled() and (x.requires_grad or any(w.requires_grad for w in weights)))
-            # nor while FLOPs are counted (FlopCounterMode, fvcore's trace): they know F.linear, not oneDNN
-            and _get_current_dispatch_mode() is None and not torch._C._get_tracing_state())
+            and not _counting_flops())
+
+
+def _counting_flops() -> bool:
+    """Whether FlopCounterMode or fvcore's trace is watching: they know F.linear, not oneDNN, and attribute
+    FLOPs to the modules called."""
+    if torch.compiler.is_compiling():  # torch.compile traces the model, counting nothing; it can't trace these
+        return False
+    return _get_current_dispatch_mode() is not None or torch._C._get_tracing_state() is not None
 
 
 def _packed(weights: list[torch.Tensor]):

@@ -15,8 +15,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from transformers.models.llama.modeling_llama import LlamaRMSNorm, LlamaRotaryEmbedding
 
 from llmlab.checkpoint import CheckpointError, load_model, save_checkpoint
-from llmlab.model import (ONEDNN, ONEDNN_MIN_WEIGHTS, Linear, LlamaConfig, RMSNorm, RotaryEmbedding, _use_onednn,
-                          project)
+from llmlab.model import (ONEDNN, ONEDNN_MIN_WEIGHTS, Linear, Llama, LlamaConfig, RMSNorm, RotaryEmbedding,
+                          _use_onednn, project)
 from tests.random_llama import CONFIGS, bigram_llama, random_ids, random_llama, to_hf
 
 ATOL = RTOL = 1e-4
@@ -259,3 +259,30 @@ def test_flop_counters_see_large_linears_as_matrix_products():
         layer(x)
     assert counter.get_total_flops() == 2 * macs
     assert FlopCountAnalysis(layer, (x,)).total() == macs
+
+
+def test_flop_counter_attributes_projections_to_their_modules():
+    # notebook 04 reads FLOPs per module (q_proj, k_proj, ...): under a counter, project() must call each module
+    model = random_llama("gqa_tied")
+    c, T = model.config, 5
+    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+        model(random_ids(c.vocab_size, 1, T))
+    per_module = counter.get_flop_counts()
+    for name, out_features in [("q_proj", c.num_attention_heads * c.head_dim),
+                               ("k_proj", c.num_key_value_heads * c.head_dim),
+                               ("gate_proj", c.intermediate_size), ("up_proj", c.intermediate_size)]:
+        module = next(key for key in per_module if key.endswith(f"layers.0.self_attn.{name}")
+                      or key.endswith(f"layers.0.mlp.{name}"))
+        assert sum(per_module[module].values()) == 2 * T * c.hidden_size * out_features, name
+
+
+def test_model_compiles_without_graph_breaks():
+    # torch.compile (python -m llmlab.bench --compile) must trace the whole forward, the oneDNN path included
+    torch.manual_seed(0)
+    model = Llama(LlamaConfig(vocab_size=64, hidden_size=512, intermediate_size=576, num_hidden_layers=1,
+                              num_attention_heads=8, num_key_value_heads=2)).requires_grad_(False)
+    ids = torch.randint(0, 64, (1, 4))
+    assert _use_onednn(torch.randn(1, 512), [model.layers[0].mlp.gate_proj.weight])  # sizes that take it
+    with torch.inference_mode():
+        explanation = torch._dynamo.explain(model)(ids)
+    assert explanation.graph_break_count == 0, explanation.break_reasons
