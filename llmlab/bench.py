@@ -1,18 +1,21 @@
-"""Decoding speed, measured side by side in one run: python -m llmlab.bench [--quick] [--threads N]
+"""Decoding speed, measured side by side in one run: python -m llmlab.bench [--quick] [--threads N] [--compile]
 
 For the shipped tiny model and a random ~110M-parameter Llama (h=768, 12 layers, 12 heads, I=2048, V=32000,
 tied embeddings; fp32 on the CPU), greedy generation of the same tokens from the same prompt by
 - the naive loop (llmlab.generation.generate_naive: the whole sequence every step),
 - prefill + decode with llmlab's KV cache (llmlab.generation.prefill_decode),
-- transformers' LlamaForCausalLM.generate (greedy, use_cache=True) with the same weights.
+- transformers' LlamaForCausalLM.generate (greedy, use_cache=True) with the same weights,
+- with --compile, prefill + decode again with the model compiled by torch.compile (as gpt-fast compiles its
+  decoding step; needs a C++ compiler and adds a minute or two of compiling per model).
 It prints tokens per second (new tokens over the whole call, prefill included), the ratios, and the
 memory-bandwidth roofline of decoding: every decode step reads all the weights once (the LM head included,
 the embedding table only when it is tied to it), so at best tokens/s = bandwidth / weight bytes. The bandwidth
-is measured here, as the faster of a large tensor sum and a large tensor copy.
+is measured here, as the faster of a large tensor sum and a large tensor copy, with the same threads and
+between the same repetitions as the decoding it is compared with (the load of a shared machine changes both).
 
 The tiny model runs on one thread (--tiny-threads): its matrices are so small that a second thread only adds
-synchronisation, for transformers as for llmlab. Each measurement is warmed up once, then repeated (llmlab
-and transformers alternately); the median is reported. Timing is for comparing methods on
+synchronisation, for transformers as for llmlab. Each measurement is warmed up once, then repeated (the
+methods alternately); the median is reported. Timing is for comparing methods on
 one machine in one run, so ratios matter more than absolute numbers. It runs your own llmlab (notebooks 03 and
 05 must be done); in the instructors' repository, --reference runs it on the reference solutions instead.
 """
@@ -39,21 +42,23 @@ def seconds(fn) -> float:
     return time.perf_counter() - start
 
 
-def median_time(fn, repeats: int, warmup: int = 1) -> float:
-    """Median wall time of fn() in seconds, after `warmup` untimed calls."""
-    for _ in range(warmup):
-        fn()
+def median_time(fn, repeats: int) -> float:
+    """Median wall time of fn() in seconds."""
     return statistics.median(seconds(fn) for _ in range(repeats))
 
 
-def bandwidth(megabytes: int = 512, repeats: int = 5) -> float:
-    """Memory bandwidth in bytes/s: the faster of summing and of copying a large fp32 tensor."""
-    x = torch.ones(megabytes * 2**20 // 4)
-    y = torch.empty_like(x)
-    nbytes = x.numel() * 4
-    read = nbytes / median_time(lambda: x.sum(), repeats)
-    copy = 2 * nbytes / median_time(lambda: y.copy_(x), repeats)  # reads x and writes y
-    return max(read, copy)
+class Bandwidth:
+    """Memory bandwidth probe: each call measures bytes/s once, as the faster of summing a large fp32 tensor
+    (reads it) and copying it (reads it and writes another)."""
+
+    def __init__(self, megabytes: int = 512):
+        self.x = torch.ones(megabytes * 2**20 // 4)
+        self.y = torch.empty_like(self.x)
+        self.y.copy_(self.x)  # the first write to fresh memory is slow: do it untimed
+
+    def __call__(self) -> float:
+        nbytes = self.x.numel() * self.x.element_size()
+        return max(nbytes / seconds(self.x.sum), 2 * nbytes / seconds(lambda: self.y.copy_(self.x)))
 
 
 def random_model(config: dict, seed: int = 0) -> Llama:
@@ -97,9 +102,17 @@ def weight_bytes(model: Llama) -> int:
     return total
 
 
-def benchmark(name: str, model: Llama, prompt_len: int, new_tokens: int, repeats: int, bytes_per_s: float,
-              threads: int) -> dict:
-    """Measure the three methods on one model with `threads` torch threads; returns a row of the table."""
+def compiled(model: Llama):
+    """The model compiled by torch.compile, as gpt-fast speeds up its decoding step: the few hundred small
+    operations of a step become a few fused kernels. The cache length, and with it the positions, changes every
+    step: dynamic shapes and unspecialised integer attributes keep that from compiling every step anew."""
+    torch._dynamo.config.allow_unspec_int_on_nn_module = True
+    return torch.compile(model, dynamic=True)
+
+
+def benchmark(name: str, model: Llama, prompt_len: int, new_tokens: int, repeats: int, probe: Bandwidth,
+              threads: int, compile: bool = False) -> dict:
+    """Measure the methods on one model with `threads` torch threads; returns a row of the table."""
     from llmlab.generation import generate_naive, prefill_decode
     torch.set_num_threads(threads)
     hf = to_transformers(model)
@@ -110,38 +123,58 @@ def benchmark(name: str, model: Llama, prompt_len: int, new_tokens: int, repeats
             return hf.generate(input_ids, attention_mask=torch.ones_like(input_ids), max_new_tokens=new_tokens,
                                do_sample=False, use_cache=True, pad_token_id=0)
 
-    # the first runs warm up and check that the three methods give the same tokens
-    ours, naive, theirs = (prefill_decode(model, input_ids, new_tokens), generate_naive(model, input_ids, new_tokens),
-                           run_hf())
-    same = torch.equal(ours.tokens, naive.tokens) and torch.equal(ours.tokens, theirs)
-    t_ours, t_hf, tpots = [], [], []
-    for _ in range(repeats):  # alternate the two, so that a change in the machine's load hits both alike
-        start = time.perf_counter()
-        out = prefill_decode(model, input_ids, new_tokens)
-        t_ours.append(time.perf_counter() - start)
-        tpots.append(statistics.median(out.step_times[1:]))
-        t_hf.append(seconds(run_hf))
-    t_ours, t_hf, tpot = statistics.median(t_ours), statistics.median(t_hf), statistics.median(tpots)
-    t_naive = median_time(lambda: generate_naive(model, input_ids, new_tokens), max(1, repeats // 3), warmup=0)
-    roofline = bytes_per_s / weight_bytes(model)
-    return {"model": name, "threads": threads, "params": model.num_parameters(),
-            "weight_mb": weight_bytes(model) / 2**20,
-            "naive": new_tokens / t_naive, "ours": new_tokens / t_ours, "hf": new_tokens / t_hf,
-            "decode": 1 / tpot, "roofline": roofline, "same_tokens": same}
+    methods = {"ours": lambda: prefill_decode(model, input_ids, new_tokens), "hf": run_hf}
+    if compile:
+        fast = compiled(model)
+        methods["compiled"] = lambda: prefill_decode(fast, input_ids, new_tokens)
+    # the first runs warm up (and compile) and check that every method gives the naive loop's tokens
+    naive = generate_naive(model, input_ids, new_tokens).tokens
+    same = all(torch.equal(naive, _tokens(run())) for run in methods.values())
+    times, tpots, bandwidths = {key: [] for key in methods}, {key: [] for key in methods}, []
+    for _ in range(repeats):  # alternate, so that a change in the machine's load hits every method alike
+        bandwidths.append(probe())
+        for key, run in methods.items():
+            start = time.perf_counter()
+            out = run()
+            times[key].append(time.perf_counter() - start)
+            if key != "hf":
+                tpots[key].append(statistics.median(out.step_times[1:]))
+    t_naive = median_time(lambda: generate_naive(model, input_ids, new_tokens), max(1, repeats // 3))
+    bytes_per_s = statistics.median(bandwidths)
+    row = {"model": name, "threads": threads, "params": model.num_parameters(),
+           "weight_mb": weight_bytes(model) / 2**20, "naive": new_tokens / t_naive,
+           "bandwidth": bytes_per_s, "roofline": bytes_per_s / weight_bytes(model), "same_tokens": same}
+    for key in methods:
+        row[key] = new_tokens / statistics.median(times[key])
+        if key != "hf":
+            row[f"{key}_decode"] = 1 / statistics.median(tpots[key])
+    return row
+
+
+def _tokens(output) -> torch.Tensor:
+    """The tokens of a run: transformers returns them, llmlab a Generation that holds them."""
+    return output if isinstance(output, torch.Tensor) else output.tokens
 
 
 def format_table(rows: list[dict]) -> str:
     columns = [("model", "", "<26"), ("threads", "", ">8"), ("params", "", ">9"), ("weights", "MB", ">9"),
                ("naive", "tok/s", ">8"), ("cached", "tok/s", ">8"), ("HF", "tok/s", ">8"), ("cached/HF", "", ">11"),
-               ("cached/naive", "", ">14"), ("decode", "tok/s", ">8"), ("roofline", "tok/s", ">10"),
-               ("of roofline", "", ">13"), ("same tokens", "", ">13")]
+               ("cached/naive", "", ">14"), ("decode", "tok/s", ">8"), ("bandwidth", "GB/s", ">11"),
+               ("roofline", "tok/s", ">10"), ("of roofline", "", ">13")]
+    compiled_columns = [("compiled", "tok/s", ">10"), ("compiled/HF", "", ">13"), ("comp. decode", "tok/s", ">14")]
+    with_compiled = any("compiled" in r for r in rows)
+    columns += (compiled_columns if with_compiled else []) + [("same tokens", "", ">13")]
     lines = ["".join(f"{name:{align}}" for name, _, align in columns),
              "".join(f"{unit:{align}}" for _, unit, align in columns)]
     for r in rows:
         cells = [r["model"], r["threads"], f"{r['params'] / 1e6:.1f}M", f"{r['weight_mb']:.1f}", f"{r['naive']:.1f}",
                  f"{r['ours']:.1f}", f"{r['hf']:.1f}", f"{r['ours'] / r['hf']:.2f}x", f"{r['ours'] / r['naive']:.2f}x",
-                 f"{r['decode']:.1f}", f"{r['roofline']:.1f}", f"{r['decode'] / r['roofline']:.0%}",
-                 "yes" if r["same_tokens"] else "NO"]
+                 f"{r['ours_decode']:.1f}", f"{r['bandwidth'] / 1e9:.1f}", f"{r['roofline']:.1f}",
+                 f"{r['ours_decode'] / r['roofline']:.0%}"]
+        if with_compiled:
+            cells += ([f"{r['compiled']:.1f}", f"{r['compiled'] / r['hf']:.2f}x", f"{r['compiled_decode']:.1f}"]
+                      if "compiled" in r else ["-"] * 3)
+        cells.append("yes" if r["same_tokens"] else "NO")
         lines.append("".join(f"{cell:{align}}" for cell, (_, _, align) in zip(cells, columns)))
     return "\n".join(lines)
 
@@ -155,6 +188,8 @@ def main(argv=None):
     parser.add_argument("--prompt", type=int, default=32, help="prompt length in tokens")
     parser.add_argument("--new-tokens", type=int, default=32, help="tokens to generate")
     parser.add_argument("--repeats", type=int, default=5, help="timed repetitions; the median is reported")
+    parser.add_argument("--compile", action="store_true",
+                        help="also time the cached decode of the model compiled by torch.compile")
     parser.add_argument("--reference", action="store_true",
                         help="instructors: run on the reference (llmlab/ with solutions/llmlab/ laid over it)")
     args = parser.parse_args(argv)
@@ -164,18 +199,17 @@ def main(argv=None):
         args.prompt, args.new_tokens, args.repeats = 8, 4, 1
     if args.new_tokens < 2:
         parser.error("--new-tokens must be at least 2 (one prefill step and one decode step)")
-    torch.set_num_threads(args.threads)
-    bytes_per_s = bandwidth(64 if args.quick else 512, 1 if args.quick else 5)
-    print(f"torch {torch.__version__}, fp32 CPU; memory bandwidth {bytes_per_s / 1e9:.1f} GB/s measured with "
-          f"{args.threads} threads; batch 1, prompt {args.prompt} tokens, {args.new_tokens} new tokens, "
+    probe = Bandwidth(64 if args.quick else 512)
+    print(f"torch {torch.__version__}, fp32 CPU; batch 1, prompt {args.prompt} tokens, {args.new_tokens} new tokens, "
           f"median of {args.repeats}", flush=True)
-    rows = [benchmark(*shipped_or_tiny_model(), args.prompt, args.new_tokens, args.repeats, bytes_per_s,
-                      args.tiny_threads)]
-    rows.append(benchmark("random 768x12, V=32000", random_model(BIG), args.prompt, args.new_tokens, args.repeats,
-                          bytes_per_s, args.threads))
+    rows = []
+    for (name, model), threads in [(shipped_or_tiny_model(), args.tiny_threads),
+                                   (("random 768x12, V=32000", random_model(BIG)), args.threads)]:
+        rows.append(benchmark(name, model, args.prompt, args.new_tokens, args.repeats, probe, threads, args.compile))
     print(format_table(rows))
-    print("naive / cached / HF: new tokens per second over the whole call (prefill included); decode: 1 / median "
-          "TPOT of the cached run; roofline: bandwidth / weight bytes.")
+    methods = "naive / cached / HF" + (" / compiled" if args.compile else "")
+    print(f"{methods}: new tokens per second over the whole call (prefill included); decode: 1 / median TPOT; "
+          "bandwidth: measured with the row's threads between its repetitions; roofline: bandwidth / weight bytes.")
     return rows
 
 
