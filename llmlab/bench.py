@@ -129,7 +129,8 @@ def benchmark(name: str, model: Llama, prompt_len: int, new_tokens: int, repeats
         methods["compiled"] = lambda: prefill_decode(fast, input_ids, new_tokens)
     # the first runs warm up (and compile) and check that every method gives the naive loop's tokens
     naive = generate_naive(model, input_ids, new_tokens).tokens
-    same = all(torch.equal(naive, _tokens(run())) for run in methods.values())
+    warmed_up = [_tokens(run()) for run in methods.values()]
+    same = all(torch.equal(naive, tokens) for tokens in warmed_up)
     times, tpots, bandwidths = {key: [] for key in methods}, {key: [] for key in methods}, []
     for _ in range(repeats):  # alternate, so that a change in the machine's load hits every method alike
         bandwidths.append(probe())
