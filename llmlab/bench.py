@@ -206,7 +206,11 @@ def main(argv=None):
     rows = []
     for (name, model), threads in [(shipped_or_tiny_model(), args.tiny_threads),
                                    (("random 768x12, V=32000", random_model(BIG)), args.threads)]:
-        rows.append(benchmark(name, model, args.prompt, args.new_tokens, args.repeats, probe, threads, args.compile))
+        try:
+            rows.append(benchmark(name, model, args.prompt, args.new_tokens, args.repeats, probe, threads,
+                                  args.compile))
+        except torch._inductor.exc.InductorError as error:  # e.g. no C++ compiler
+            parser.error(f"--compile: torch.compile failed: {str(error).splitlines()[0]}")
     print(format_table(rows))
     methods = "naive / cached / HF" + (" / compiled" if args.compile else "")
     print(f"{methods}: new tokens per second over the whole call (prefill included); decode: 1 / median TPOT; "
