@@ -131,14 +131,14 @@ def benchmark(name: str, model: Llama, prompt_len: int, new_tokens: int, repeats
     naive = generate_naive(model, input_ids, new_tokens).tokens
     warmed_up = [_tokens(run()) for run in methods.values()]
     same = all(torch.equal(naive, tokens) for tokens in warmed_up)
-    times, tpots, bandwidths = {key: [] for key in methods}, {key: [] for key in methods}, []
+    times, tpots, bandwidths = {key: [] for key in methods}, {key: [] for key in methods if key != "hf"}, []
     for _ in range(repeats):  # alternate, so that a change in the machine's load hits every method alike
         bandwidths.append(probe())
         for key, run in methods.items():
             start = time.perf_counter()
             out = run()
             times[key].append(time.perf_counter() - start)
-            if key != "hf":
+            if key in tpots:  # llmlab's runs time every step
                 tpots[key].append(statistics.median(out.step_times[1:]))
     t_naive = median_time(lambda: generate_naive(model, input_ids, new_tokens), max(1, repeats // 3))
     bytes_per_s = statistics.median(bandwidths)
@@ -147,8 +147,8 @@ def benchmark(name: str, model: Llama, prompt_len: int, new_tokens: int, repeats
            "bandwidth": bytes_per_s, "roofline": bytes_per_s / weight_bytes(model), "same_tokens": same}
     for key in methods:
         row[key] = new_tokens / statistics.median(times[key])
-        if key != "hf":
-            row[f"{key}_decode"] = 1 / statistics.median(tpots[key])
+    for key in tpots:
+        row[f"{key}_decode"] = 1 / statistics.median(tpots[key])
     return row
 
 

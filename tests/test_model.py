@@ -202,7 +202,6 @@ def test_large_cpu_linear_goes_through_onednn_with_f_linear_values(bias):
         torch.testing.assert_close(layer(inputs), F.linear(inputs, layer.weight, layer.bias), atol=1e-5, rtol=1e-5)
 
 
-
 @pytest.mark.skipif(not ONEDNN, reason="this PyTorch build has no oneDNN")
 @pytest.mark.parametrize("bias", [False, True])
 def test_project_stacks_weights_into_one_onednn_product(bias):
@@ -217,6 +216,7 @@ def test_project_stacks_weights_into_one_onednn_product(bias):
             torch.testing.assert_close(y, F.linear(x, layer.weight, layer.bias), atol=1e-5, rtol=1e-5)
         with torch.no_grad():
             v.weight.mul_(-2)
+
 
 @pytest.mark.skipif(not ONEDNN, reason="this PyTorch build has no oneDNN")
 def test_onednn_copy_follows_changes_of_the_weight():
