@@ -211,6 +211,9 @@ def main(argv=None):
                                   args.compile))
         except torch._inductor.exc.InductorError as error:  # e.g. no C++ compiler
             parser.error(f"--compile: torch.compile failed: {str(error).splitlines()[0]}")
+        except NotImplementedError as error:  # a stub of notebook 03 or 05
+            parser.exit(2, f"{parser.prog}: {error}. The benchmark runs your llmlab.generation and llmlab.kv_cache: "
+                           "finish notebooks 03 and 05 first (instructors: add --reference to run the reference).\n")
     print(format_table(rows))
     methods = "naive / cached / HF" + (" / compiled" if args.compile else "")
     print(f"{methods}: new tokens per second over the whole call (prefill included); decode: 1 / median TPOT; "

@@ -1,8 +1,8 @@
 """The student release: complete, in sync with its sources, free of solutions and hidden tests, and installable."""
 import json
 import os
+import shutil
 import subprocess
-import sys
 import venv
 
 import pytest
@@ -10,6 +10,7 @@ import pytest
 from grading.notebooks import RELEASED, SOURCE, check_sources, release_files, source_notebooks
 from grading.release import build_release, leaks, secret_fragments
 from grading.sandbox import ROOT
+from grading.tests.wheelhouse import build_wheelhouse, project_requirements
 from llmlab.tasks import EXERCISE_MODULES
 
 
@@ -62,20 +63,35 @@ def test_notebooks_are_generated_from_their_sources():
 
 
 def test_release_installs_and_runs_in_a_fresh_environment(release, tmp_path):
-    """`pip install -e .` in a new virtual environment (offline: the dependencies come from this Python), then
-    the public tests run: they fail only because the stubs are not implemented yet."""
+    """A student's way in: a new virtual environment (no inherited site-packages), `pip install -e .` in the
+    release, offline from a wheel cache made of this environment's packages. With the stubs, a task's public
+    tests fail with the stub's message; with the exercises done (the reference laid over the stubs), its public
+    tests pass and its notebook runs from top to bottom."""
+    student = shutil.copytree(release, tmp_path / "release")
+    wheels = build_wheelhouse(project_requirements(student / "pyproject.toml"), tmp_path / "wheels")
     env_dir = tmp_path / "venv"
-    venv.create(env_dir, system_site_packages=True, with_pip=False)
+    venv.create(env_dir, with_pip=True)
     python = str(env_dir / "bin" / "python")
-    environ = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "LLMLAB_TARGET")}
-    install = subprocess.run([sys.executable, "-m", "pip", "--python", python, "install", "--no-deps",
-                              "--no-build-isolation", "--no-index", "-e", str(release)],
-                             capture_output=True, text=True, env=environ, timeout=600)
+    environ = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "LLMLAB_TARGET")
+               and not k.startswith("PIP_")} | {"PIP_CONFIG_FILE": os.devnull, "MPLCONFIGDIR": str(tmp_path / "mpl")}
+
+    def run(*args, cwd=student):
+        return subprocess.run(args, cwd=cwd, capture_output=True, text=True, env=environ, timeout=900)
+
+    install = run(python, "-m", "pip", "install", "--no-index", "--find-links", str(wheels), "-e", ".")
     assert install.returncode == 0, install.stdout[-2000:] + install.stderr[-2000:]
-    where = subprocess.run([python, "-c", "import llmlab.tasks; print(llmlab.tasks.__file__)"], cwd=tmp_path,
-                           capture_output=True, text=True, env=environ)
-    assert where.stdout.strip() == str(release / "llmlab" / "tasks.py"), where.stderr
-    tests = subprocess.run([python, "-m", "pytest", "tests", "--task", "t04_flops", "-q", "-x", "-p",
-                            "no:cacheprovider"], cwd=release, capture_output=True, text=True, env=environ,
-                           timeout=600)
-    assert tests.returncode == 1 and "NotImplementedError: t04_flops: implement" in tests.stdout, tests.stdout[-3000:]
+    where = run(python, "-c", "import llmlab.tasks, torch; print(llmlab.tasks.__file__)", cwd=tmp_path)
+    assert where.stdout.strip() == str(student / "llmlab" / "tasks.py"), where.stderr
+
+    public_tests = (python, "-m", "pytest", "tests", "--task", "t04_flops", "-q", "-p", "no:cacheprovider")
+    with_stubs = run(*public_tests, "-x")
+    assert with_stubs.returncode == 1, with_stubs.stdout[-3000:]
+    assert "NotImplementedError: t04_flops: implement" in with_stubs.stdout, with_stubs.stdout[-3000:]
+
+    for module in EXERCISE_MODULES:
+        shutil.copy(ROOT / "solutions" / "llmlab" / f"{module}.py", student / "llmlab" / f"{module}.py")
+    done = run(*public_tests)
+    assert done.returncode == 0, done.stdout[-3000:]
+    notebook = run(python, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute", "--output-dir",
+                   str(tmp_path / "executed"), "notebooks/04_flops.ipynb")
+    assert notebook.returncode == 0, notebook.stderr[-3000:]
