@@ -1,18 +1,22 @@
 """Test doubles for the hidden tests: trusted stand-ins that let one task be graded without depending on the
 student's code for another task. Grading code only; students never receive it.
 
-- RecordingModel wraps a llmlab Llama for the t03 tasks. Its cache (TokenCache) only remembers token ids, and
-  a call with a cache recomputes the whole sequence through the model's uncached path, so prefill_decode is
-  graded without the student's KVCache. Every call is recorded (how many tokens, with a cache or not), and
-  it can sleep a known time per token, so that tests can check the phases and the step timings.
-- TrustedKVCache and trusted_cached_attention are plain copies of the reference t05 code: cached_attention
-  is graded with a cache known to be right, and KVCache with an attention known to be right.
+- t03: the model that prefill_decode and generate_naive drive lives in the TRUSTED process (RecordingModel),
+  never in the sandbox. Student code gets a RemoteModel whose every call crosses the seam to it, so what the
+  tests check (which calls were made, with what cache, when) is recorded where student code cannot write, and
+  the weights never enter the sandbox. Its cache (TokenCache) only remembers token ids, and a call with a cache
+  recomputes the whole sequence through the model's uncached path, so prefill_decode is graded without the
+  student's KVCache. The model sleeps a known time per token fed, so the step timings can be checked against
+  the trusted record of each call.
+- t05: TrustedKVCache and trusted_cached_attention are plain copies of the reference code: cached_attention is
+  graded with a cache known to be right, and KVCache with an attention known to be right.
 
 `register(adapters)` adds the scenarios below to an adapters module: tests.adapters in the trusted process,
 the grader's copy beside grading/worker.py inside the sandbox.
 """
 import contextlib
 import time
+from dataclasses import asdict
 
 import torch
 import torch.nn.functional as F
@@ -20,10 +24,11 @@ import torch.nn.functional as F
 _adapters = None  # the adapters module registered with; llmlab is imported only when a scenario runs
 
 
-# ---- t03: a model whose "cache" is the token ids ---------------------------------------------------------
+# ---- t03, trusted side: a model whose "cache" is the token ids, recording every call -------------------------
 
 class TokenCache:
-    """Remembers the token ids fed so far; `length` counts them, like a KV cache's."""
+    """Remembers the token ids fed so far; `length` counts them, like a KV cache's. It has the KVCache's public
+    interface (length, reset, memory_bytes, update), but only the model may feed it."""
 
     def __init__(self, batch_size: int, max_seq_len: int):
         self.ids = torch.zeros(batch_size, 0, dtype=torch.long)
@@ -33,10 +38,20 @@ class TokenCache:
     def length(self) -> int:
         return self.ids.shape[1]
 
+    def reset(self):
+        self.ids = self.ids[:, :0]
+
+    def memory_bytes(self) -> int:
+        return self.ids.numel() * self.ids.element_size()
+
+    def update(self, *args):
+        raise TypeError("this cache is filled by the model itself: pass it to model(ids, cache)")
+
 
 class RecordingModel:
     """`model(ids)` and `model(ids, cache, last_only=...)` with the semantics of llmlab.model.Llama, computed
-    without a KV cache, recording every call in `calls`; sleeps `delay_per_token` seconds per token fed."""
+    without a KV cache. Every call is recorded in `calls` (tokens fed, cache or not, the cache's length, and
+    the perf_counter() times at which it started and ended); it sleeps `delay_per_token` s per token fed."""
 
     def __init__(self, model, delay_per_token: float = 0.0):
         self.model, self.config, self.delay_per_token = model, model.config, delay_per_token
@@ -47,13 +62,14 @@ class RecordingModel:
         return self.model.device
 
     def new_cache(self, batch_size: int, max_seq_len: int) -> TokenCache:
-        self.caches.append([int(batch_size), int(max_seq_len)])
-        return TokenCache(batch_size, max_seq_len)
+        self.caches.append(TokenCache(batch_size, max_seq_len))
+        return self.caches[-1]
 
     def __call__(self, ids, cache=None, last_only=False):
+        start = time.perf_counter()
         B, T = ids.shape
         call = {"tokens": T, "cached": cache is not None, "last_only": bool(last_only),
-                "cache_length": None if cache is None else cache.length, "slept": self.delay_per_token * T}
+                "cache_length": None if cache is None else cache.length}
         self.calls.append(call)
         sequence = ids
         if cache is not None:
@@ -67,28 +83,137 @@ class RecordingModel:
         logits = self.model(sequence)[:, -T:]  # (B, T, V): the new tokens' logits
         if last_only:
             logits = logits[:, -1:]
-        time.sleep(call["slept"])
+        time.sleep(self.delay_per_token * T)
+        call["start"], call["end"] = start, time.perf_counter()
         return logits
 
 
-def _run_recorded(fn_name, spec, input_ids, max_new_tokens, delay_per_token):
+_served = None  # the RecordingModel that RemoteModels reach now (trusted process)
+
+
+@contextlib.contextmanager
+def serving(model: RecordingModel):
+    """Within this block, a scenario's RemoteModel reaches `model`."""
+    global _served
+    _served = model
+    try:
+        yield model
+    finally:
+        _served = None
+
+
+def serve(request: bytes) -> bytes:
+    """Answer one request of a RemoteModel: b"R" + the encoded result, or b"E" + [error type, message]. The
+    request comes from student code: only these methods, with checked plain arguments."""
+    try:
+        method, args = _adapters.decode(request)
+        if _served is None:
+            raise RuntimeError("no model is being served")
+        reply = b"R" + _adapters.encode(_SERVED_METHODS[method](_served, *args))
+    except (KeyError, TypeError, ValueError, RuntimeError) as e:
+        reply = b"E" + _adapters.encode([type(e).__name__, str(e)[:300]])
+    return reply
+
+
+def _cache(model, index):
+    if type(index) is not int or not 0 <= index < len(model.caches):
+        raise ValueError("the cache passed does not come from this model's new_cache()")
+    return model.caches[index]
+
+
+def _forward(model, ids, index, last_only):
+    if not (isinstance(ids, torch.Tensor) and ids.dtype == torch.int64 and ids.dim() == 2 and ids.numel()):
+        raise TypeError("the model takes token ids as a (B, T) int64 tensor")
+    if ids.min() < 0 or ids.max() >= model.config.vocab_size:
+        raise ValueError(f"token ids must lie in [0, {model.config.vocab_size})")
+    with torch.inference_mode():
+        return model(ids, None if index is None else _cache(model, index), last_only=bool(last_only))
+
+
+def _new_cache(model, batch_size, max_seq_len):
+    if not all(type(n) is int and 0 < n <= 1 << 16 for n in (batch_size, max_seq_len)):
+        raise ValueError("new_cache(batch_size, max_seq_len) takes two positive ints")
+    model.new_cache(batch_size, max_seq_len)
+    return len(model.caches) - 1
+
+
+_SERVED_METHODS = {
+    "describe": lambda model: {"config": asdict(model.config), "device": str(model.device)},
+    "new_cache": _new_cache,
+    "forward": _forward,
+    "cache_length": lambda model, index: _cache(model, index).length,
+    "cache_reset": lambda model, index: _cache(model, index).reset(),
+    "cache_memory_bytes": lambda model, index: _cache(model, index).memory_bytes(),
+}
+
+
+# ---- t03, student side: what the student's code is given ----------------------------------------------------
+
+_channel = serve  # in the trusted process itself; inside the sandbox, grading/worker.py connects it to us
+
+
+def connect_host(channel):
+    """Called by grading/worker.py in the sandbox: `channel(request) -> reply` reaches `serve` in the trusted
+    process."""
+    global _channel
+    _channel = channel
+
+
+def _ask(method, *args):
+    reply = _channel(_adapters.encode([method, list(args)]))
+    body = _adapters.decode(reply[1:])
+    if reply[:1] == b"R":
+        return body
+    kind, message = body
+    raise {"TypeError": TypeError, "ValueError": ValueError}.get(kind, RuntimeError)(message)
+
+
+class RemoteCache:
+    """The cache of a RemoteModel: it lives in the trusted process; this is its handle."""
+
+    def __init__(self, index: int):
+        self.index = index
+
+    @property
+    def length(self) -> int:
+        return _ask("cache_length", self.index)
+
+    def reset(self):
+        _ask("cache_reset", self.index)
+
+    def memory_bytes(self) -> int:
+        return _ask("cache_memory_bytes", self.index)
+
+    def update(self, *args):
+        raise TypeError("this cache is filled by the model itself: pass it to model(ids, cache)")
+
+
+class RemoteModel:
+    """Called like llmlab.model.Llama (`model(ids)`, `model(ids, cache, last_only=...)`, `model.new_cache(B, S)`,
+    `model.config`, `model.device`); every call runs the RecordingModel of the trusted process."""
+
+    def __init__(self):
+        from llmlab.model import LlamaConfig
+        description = _ask("describe")
+        self.config, self.device = LlamaConfig(**description["config"]), torch.device(description["device"])
+
+    def new_cache(self, batch_size: int, max_seq_len: int) -> RemoteCache:
+        return RemoteCache(_ask("new_cache", int(batch_size), int(max_seq_len)))
+
+    def __call__(self, ids, cache=None, last_only=False):
+        if cache is not None and not isinstance(cache, RemoteCache):
+            raise ValueError("the cache passed does not come from this model's new_cache()")
+        return _ask("forward", ids, None if cache is None else cache.index, bool(last_only))
+
+
+def generation_on_served_model(fn_name, input_ids, max_new_tokens):
+    """llmlab.generation.<fn_name> (generate_naive or prefill_decode) driving the served model:
+    {"tokens", "step_times"}. What the model saw is recorded on the trusted side."""
     import llmlab.generation
-    model = RecordingModel(_adapters.build_model(spec), delay_per_token)
-    start = time.perf_counter()
-    out = getattr(llmlab.generation, fn_name)(model, input_ids, max_new_tokens)
-    wall = time.perf_counter() - start
-    return {"tokens": out.tokens, "step_times": [float(t) for t in out.step_times], "calls": model.calls,
-            "caches": model.caches, "wall": wall}
-
-
-def naive_recorded(spec, input_ids, max_new_tokens, delay_per_token=0.0):
-    """generate_naive on a RecordingModel: {"tokens", "step_times", "calls", "caches", "wall"}."""
-    return _run_recorded("generate_naive", spec, input_ids, max_new_tokens, delay_per_token)
-
-
-def prefill_decode_recorded(spec, input_ids, max_new_tokens, delay_per_token=0.0):
-    """prefill_decode on a RecordingModel: {"tokens", "step_times", "calls", "caches", "wall"}."""
-    return _run_recorded("prefill_decode", spec, input_ids, max_new_tokens, delay_per_token)
+    if fn_name not in ("generate_naive", "prefill_decode"):
+        raise ValueError(f"not a generation function: {fn_name!r}")
+    out = getattr(llmlab.generation, fn_name)(RemoteModel(), input_ids, max_new_tokens)
+    return {"tokens": out.tokens, "step_times": [float(t) for t in out.step_times]}
 
 
 # ---- t05: trusted copies of the reference cache and attention ----------------------------------------------
@@ -197,7 +322,7 @@ def _feed(model, cache, input_ids, chunks):
     return torch.cat(out, dim=1)
 
 
-SCENARIOS = [naive_recorded, prefill_decode_recorded, cached_attention_trusted_cache,
+SCENARIOS = [generation_on_served_model, cached_attention_trusted_cache,
              cached_logits_trusted_cache, cached_logits_trusted_attention]
 
 

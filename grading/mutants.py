@@ -30,7 +30,8 @@ def build_target(dest, variant: Path) -> Path:
     return Path(dest)
 
 
-def run_hidden_tests(task_id: str, target: Path, record: Path | None = None) -> subprocess.CompletedProcess:
+def run_hidden_tests(task_id: str, target: Path, record: Path | None = None,
+                     stop_at_first_failure: bool = True) -> subprocess.CompletedProcess:
     """Run grading/hidden/test_<task_id>.py with its scenarios executed against `target`; with `record`, the
     autograder's plugin (grading/record.py) writes each test's outcome and student-safe message there."""
     env = dict(os.environ, LLMLAB_SUBMISSION=str(target), LLMLAB_TARGET="reference",
@@ -38,6 +39,7 @@ def run_hidden_tests(task_id: str, target: Path, record: Path | None = None) -> 
     plugin = []
     if record is not None:
         env["LLMLAB_RECORD"], plugin = str(record), ["-p", "grading.record"]
+    stop = ["-x"] if stop_at_first_failure else []
     return subprocess.run([sys.executable, "-m", "pytest", f"grading/hidden/test_{task_id}.py", "-q",
-                           "-p", "no:cacheprovider", "-x", "--no-header", "-rN", *plugin],
+                           "-p", "no:cacheprovider", *stop, "--no-header", "-rN", *plugin],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)

@@ -7,7 +7,9 @@ prints and warnings go to stderr, a size-limited log file, so they cannot garble
 
 Frames: 8-byte little-endian length, then the bytes. A request is adapters.encode((name, args, kwargs)); a
 reply is one status byte (b"R" result, b"E" error) followed by adapters.encode(result) or by
-adapters.encode([exception type name, message]). The first frame the worker sends is READY.
+adapters.encode([exception type name, message]). The first frame the worker sends is READY. While a scenario
+runs, it may send HOST frames (b"H" + a request for an object the trusted process serves, grading/doubles.py);
+each is answered by one frame before the scenario goes on.
 """
 import importlib
 import os
@@ -17,6 +19,7 @@ import sys
 import traceback
 
 READY = b"ready"
+HOST = b"H"   # a frame that asks the trusted process, in the middle of a scenario, instead of replying
 
 
 def read_frame(stream) -> bytes | None:
@@ -64,6 +67,15 @@ def _describe(e: BaseException) -> str:
     return message
 
 
+def _ask_host(requests, replies, request: bytes) -> bytes:
+    """Send a request to an object served by the trusted process (a b"H" frame) and return its answer."""
+    write_frame(replies, HOST + request)
+    answer = read_frame(requests)
+    if answer is None:
+        raise EOFError("the grader closed the connection")
+    return answer
+
+
 def main(scenario_modules):
     enter_sandbox()
     replies = os.fdopen(os.dup(1), "wb")          # keep the real stdout for replies only
@@ -76,6 +88,8 @@ def main(scenario_modules):
         module = importlib.import_module(name)
         if hasattr(module, "register"):
             module.register(adapters)
+        if hasattr(module, "connect_host"):         # objects served by the trusted process (HOST frames)
+            module.connect_host(lambda request: _ask_host(requests, replies, request))
     write_frame(replies, READY)
     me = os.getpid()
     while (frame := read_frame(requests)) is not None:

@@ -32,7 +32,8 @@ def route_scenarios_to_submission():
         yield
         return
     from grading.sandbox import Limits, Sandbox
-    sandbox = Sandbox(target, Limits.from_env(), log=os.environ.get("LLMLAB_SANDBOX_LOG"))
+    sandbox = Sandbox(target, Limits.from_env(), log=os.environ.get("LLMLAB_SANDBOX_LOG"),
+                      host=doubles.serve if doubles is not None else None)
     adapters.set_remote(sandbox.call)
     yield
     adapters.set_remote(None)

@@ -1,8 +1,12 @@
-"""Shared by the hidden t03 tests: run a generation scenario on the recording double (grading/doubles.py), check
-the shape of what comes back, and compute the trusted greedy tokens."""
+"""Shared by the hidden t03 tests: run generate_naive or prefill_decode on a recording model served from this
+trusted process (grading/doubles.py), check the shape of what comes back, and compute the trusted greedy
+tokens. The calls and their times are recorded here, where student code cannot reach them."""
+import time
+
 import torch
 
-from tests.adapters import call, model_spec
+from grading.doubles import RecordingModel, serving
+from tests.adapters import call
 from tests.random_llama import random_ids, random_llama
 
 
@@ -15,21 +19,33 @@ def greedy(model, input_ids, n):
     return ids
 
 
-def run(scenario, name, batch, length, n, delay=0.0, seed=0):
-    """(model, prompt, the scenario's result) for a random Llama `name` and a (batch, length) prompt."""
+def run(fn_name, name, batch, length, n, delay=0.0, seed=0):
+    """(model, prompt, result, recording) for llmlab.generation.<fn_name> on a random Llama `name` and a
+    (batch, length) prompt. result: {"tokens", "step_times", "start", "end"} (start/end: perf_counter() just
+    before and after the whole call); recording: the RecordingModel with its calls and caches."""
     model = random_llama(name, seed=seed)
     input_ids = random_ids(model.config.vocab_size, batch, length, seed=seed + 1)
-    result = call(scenario, model_spec(model), input_ids, n, delay)
+    with serving(RecordingModel(model, delay)) as recording:
+        start = time.perf_counter()
+        result = call("generation_on_served_model", fn_name, input_ids, n)
+        end = time.perf_counter()
     assert isinstance(result, dict) and isinstance(result["tokens"], torch.Tensor)
     tokens, step_times = result["tokens"], result["step_times"]
     assert tokens.dtype == torch.int64, f"tokens must be int64, got {tokens.dtype}"
     assert tokens.shape == (batch, length + n), \
         f"tokens must be (B, T + n) = {(batch, length + n)}, got {tuple(tokens.shape)}"
     assert len(step_times) == n, f"expected {n} step times (one per new token), got {len(step_times)}"
-    return model, input_ids, result
+    assert all(type(t) is float for t in step_times), "step times are floats (seconds)"
+    return model, input_ids, result | {"start": start, "end": end}, recording
 
 
-def assert_each_step_timed_separately(result):
-    for i, (t, c) in enumerate(zip(result["step_times"], result["calls"])):
-        assert isinstance(t, float) and t >= c["slept"], f"step {i} took at least {c['slept']} s, timed {t}"
-    assert sum(result["step_times"]) <= result["wall"], "step times add up to more than the whole run"
+def assert_each_step_timed_around_its_forward_pass(result, recording):
+    """Step i must contain model call i (recorded here, with its sleep) and lie between the end of call i-1 and
+    the start of call i+1 (or the start and end of the whole run)."""
+    calls, times = recording.calls, result["step_times"]
+    assert len(calls) == len(times), f"one model call per step: {len(calls)} calls for {len(times)} steps"
+    for i, (step, c) in enumerate(zip(times, calls)):
+        assert step >= c["end"] - c["start"], f"step {i} ({step:.4f} s) is shorter than its forward pass"
+        after = calls[i - 1]["end"] if i else result["start"]
+        before = calls[i + 1]["start"] if i + 1 < len(calls) else result["end"]
+        assert step <= before - after, f"step {i} ({step:.4f} s) is longer than the time between its neighbours"
