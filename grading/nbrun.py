@@ -1,20 +1,27 @@
 """Runs inside the sandbox: executes a submission's notebooks with nbgrader's own Execute preprocessor.
 
-Started by grading/notebooks.py as `python nbrun.py` with the notebooks' folder as working directory. Reads
-one frame (as grading/worker.py) {"notebooks": [file names], "cell_seconds": s} on stdin and, for each notebook in order, writes one JSON line
+Started by grading/notebooks.py as `python nbrun.py` with the submission's notebooks/ folder (which holds no
+hidden test) as working directory. Reads one frame (as grading/worker.py) {"notebooks": {name: notebook JSON},
+"cell_seconds": s} on stdin: the notebooks prepared by the trusted side (hidden test cells restored, outputs
+cleared), which never touch a disk the kernel can read, and this process is made non-dumpable so that the
+kernels it starts cannot read them from its memory either. For each notebook in order it writes one JSON line
 {"name", "notebook" (the executed notebook), "error"} on the original stdout. The kernel and the student's code
-print to stderr, a size-limited log. The notebooks were prepared by the trusted side (hidden test cells
-restored, outputs cleared); what comes back is only ever used to lower a score, never to raise one.
+print to stderr, a size-limited log. What comes back is only ever used to lower a score, never to raise one,
+and reaches students only as a fixed vocabulary (grading/notebooks.py, _why).
 """
+import ctypes
 import json
 import os
 import sys
 
 from worker import enter_sandbox, read_frame
 
+PR_SET_DUMPABLE = 4
+
 
 def main():
     enter_sandbox()
+    ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 0)  # the kernels we start cannot read our memory (the notebooks)
     results = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)                                   # the kernel and the student's code print to the log
     request = json.loads(read_frame(sys.stdin.buffer))
@@ -22,8 +29,8 @@ def main():
     sys.modules["rfc3987_syntax"] = None   # an optional jsonschema format checker; importing it costs 1.5 CPU s
     import nbformat
     from nbgrader.preprocessors import Execute
-    for name in request["notebooks"]:
-        notebook = nbformat.read(name, as_version=4)
+    for name, text in request["notebooks"].items():
+        notebook = nbformat.reads(text, as_version=4)
         error = None
         try:
             Execute(timeout=int(request["cell_seconds"]), execute_retries=0).preprocess(

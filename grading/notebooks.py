@@ -11,6 +11,7 @@
   grade cell scored by nbgrader's determine_grade. The differences: the execution happens in the sandbox, and
   a grade cell that was deleted or edited, or that fails, is reported per task (the caller halves the task).
 """
+import builtins
 import json
 import shutil
 import subprocess
@@ -251,7 +252,7 @@ def grade_notebooks(course: Course, submitted: dict, package: Path, scratch: Pat
         (folder / "notebooks" / rel).parent.mkdir(parents=True, exist_ok=True)
         (folder / "notebooks" / rel).write_bytes(data)
     (folder / "notebooks").mkdir(exist_ok=True)
-    runnable = []
+    runnable = {}   # name -> the prepared notebook (hidden tests restored): sent to the sandbox, never on its disk
     for name, info in course.notebooks.items():
         fail = _failer(result, name, info)
         data = submitted.get(f"{name}.ipynb")
@@ -277,8 +278,7 @@ def grade_notebooks(course: Course, submitted: dict, package: Path, scratch: Pat
         except Exception as e:  # noqa: BLE001 - nbgrader refuses the notebook
             fail(f"{name}.ipynb could not be prepared for grading ({type(e).__name__}: {str(e)[:150]})")
             continue
-        nbformat.write(notebook, folder / "notebooks" / f"{name}.ipynb")
-        runnable.append(name)
+        runnable[name] = nbformat.writes(notebook)
     if runnable:
         runs = _execute(folder, runnable, limits, log)
         for name in runnable:
@@ -293,14 +293,15 @@ def _failer(result: NotebookResult, name: str, info: dict):
     return fail
 
 
-def _execute(folder: Path, names: list[str], limits: Limits, log: Path) -> dict:
-    """Run the notebooks in the sandbox; {name: {"notebook": JSON, "error": ...}} for those that finished."""
+def _execute(folder: Path, notebooks: dict[str, str], limits: Limits, log: Path) -> dict:
+    """Run the notebooks ({name: notebook JSON}) in the sandbox, in the folder's notebooks/ (which holds no
+    hidden test); {name: {"notebook": JSON, "error": ...}} for those that finished."""
     jail = Jail(folder, [sys.executable, "-s", "{harness}/grading/nbrun.py"], limits, log,
                 cwd="{package}/notebooks")
     deadline = time.monotonic() + limits.submission_seconds
     output, runs = b"", {}
     try:
-        request = json.dumps({"notebooks": [f"{n}.ipynb" for n in names], "cell_seconds": limits.cell_seconds})
+        request = json.dumps({"notebooks": notebooks, "cell_seconds": limits.cell_seconds})
         jail.send(request.encode(), deadline)
         output = jail.read_all(deadline)
     except (TimeoutError, OSError, SubmissionError):
@@ -343,10 +344,17 @@ def _score(result: NotebookResult, name: str, info: dict, run: dict | None):
                  f"to see the details", grade_id)
 
 
+BUILTIN_EXCEPTIONS = {name for name, value in vars(builtins).items()
+                      if isinstance(value, type) and issubclass(value, BaseException)}
+
+
 def _why(cell) -> str:
+    """Why a check cell failed, in a fixed vocabulary: the kernel that ran it held the hidden test code, so no
+    text of its outputs may reach the student (an exception's type name could carry that code)."""
     for output in cell.get("outputs", []):
         if output.get("output_type") == "error":
-            return str(output.get("ename", "error"))[:80]
+            name = output.get("ename")
+            return name if name in BUILTIN_EXCEPTIONS else "an exception of its own type"
         if output.get("output_type") == "stream" and output.get("name") == "stderr":
             return "it wrote to stderr, which nbgrader counts as a failure"
     if not cell.get("outputs") and cell.get("execution_count") is None:

@@ -7,7 +7,7 @@ import pytest
 import torch
 from transformers.generation.logits_process import TopKLogitsWarper, TopPLogitsWarper
 
-from tests.adapters import call
+from tests.adapters import call, does_not_mutate
 from tests.logits_cases import INF, TOP_PS, check_filtered, nucleus_logits, random_logits
 
 
@@ -114,7 +114,7 @@ def test_top_k_equals_transformers(seed):
 
 @pytest.mark.task("t01_top_k")
 def test_top_k_does_not_modify_its_input():
-    assert call("does_not_mutate", "decoding.top_k_filter", random_logits(3), 3) is True
+    assert does_not_mutate("decoding.top_k_filter", random_logits(3), 3) is True
 
 
 @pytest.mark.task("t01_top_k")
@@ -181,7 +181,7 @@ def test_top_p_equals_transformers(seed):
 
 @pytest.mark.task("t01_top_p")
 def test_top_p_does_not_modify_its_input():
-    assert call("does_not_mutate", "decoding.top_p_filter", random_logits(4), 0.7) is True
+    assert does_not_mutate("decoding.top_p_filter", random_logits(4), 0.7) is True
 
 
 @pytest.mark.task("t01_top_p")

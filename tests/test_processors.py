@@ -12,7 +12,7 @@ from transformers.generation.logits_process import (LogitsProcessorList, NoRepea
                                                     RepetitionPenaltyLogitsProcessor, TemperatureLogitsWarper,
                                                     TopKLogitsWarper, TopPLogitsWarper)
 
-from tests.adapters import call
+from tests.adapters import call, does_not_mutate
 from tests.logits_cases import INF, check_filtered, random_logits
 from tests.logits_cases import random_token_ids as random_ids
 
@@ -61,7 +61,7 @@ def test_temperature_rejects_bad_values(bad):
 @pytest.mark.task("t02_temperature")
 def test_temperature_rejects_logits_that_are_not_a_batch_and_does_not_mutate():
     assert rejects("apply_temperature", torch.zeros(5), 1.0)
-    assert call("does_not_mutate", "processors.apply_temperature", random_logits(1), 0.5) is True
+    assert does_not_mutate("processors.apply_temperature", random_logits(1), 0.5) is True
 
 
 # ---- t02_repetition_penalty --------------------------------------------------------------------------------
@@ -109,7 +109,7 @@ def test_repetition_penalty_checks_shapes_and_does_not_mutate():
     assert rejects("repetition_penalty", logits, random_ids(0, 3, 5, 30), 1.2)          # 3 rows for 4
     assert rejects("repetition_penalty", logits, random_ids(0, 4, 5, 30).float(), 1.2)  # not token ids
     assert rejects("repetition_penalty", logits[0], random_ids(0, 1, 5, 30), 1.2)       # 1-D logits
-    assert call("does_not_mutate", "processors.repetition_penalty", logits, random_ids(0, 4, 5, 30), 1.3) is True
+    assert does_not_mutate("processors.repetition_penalty", logits, random_ids(0, 4, 5, 30), 1.3) is True
 
 
 # ---- t02_presence_frequency --------------------------------------------------------------------------------
@@ -168,7 +168,7 @@ def test_presence_frequency_checks_shapes_and_does_not_mutate():
     logits = random_logits(0)
     assert rejects("presence_frequency_penalty", logits, random_ids(0, 2, 3, 30), 0.5, 0.5)
     assert rejects("presence_frequency_penalty", logits, random_ids(0, 4, 3, 30).float(), 0.5, 0.5)
-    assert call("does_not_mutate", "processors.presence_frequency_penalty", logits, random_ids(0, 4, 3, 30),
+    assert does_not_mutate("processors.presence_frequency_penalty", logits, random_ids(0, 4, 3, 30),
                 0.5, 0.5) is True
 
 
@@ -215,7 +215,7 @@ def test_no_repeat_ngram_validation_and_no_mutation():
     for bad in [0, -1, 2.0, None, True]:
         assert rejects("no_repeat_ngram", logits, ids, bad), bad
     assert rejects("no_repeat_ngram", logits, ids[:2], 2)
-    assert call("does_not_mutate", "processors.no_repeat_ngram", logits, ids, 2) is True
+    assert does_not_mutate("processors.no_repeat_ngram", logits, ids, 2) is True
 
 
 # ---- t02_length_penalty ------------------------------------------------------------------------------------
@@ -321,7 +321,7 @@ def test_pipeline_top_k_none_means_no_top_k_and_returns_a_new_tensor():
     logits = random_logits(0, vocab=100)
     out = call("process_logits", logits, torch.zeros(4, 0, dtype=torch.long), 0)
     check_filtered(out, logits, logits)
-    assert call("does_not_mutate", "processors.process_logits", logits, random_ids(0, 4, 5, 100), 2,
+    assert does_not_mutate("processors.process_logits", logits, random_ids(0, 4, 5, 100), 2,
                 repetition_penalty=1.5, no_repeat_ngram_size=2, presence_penalty=0.5, frequency_penalty=0.5,
                 temperature=0.5, top_k=10, top_p=0.9) is True
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from llmlab.decoding import top_k_filter as reference
-from tests.adapters import call
+from tests.adapters import call, does_not_mutate
 from tests.logits_cases import INF, check_filtered, random_logits
 
 pytestmark = pytest.mark.task("t01_top_k")
@@ -43,7 +43,7 @@ def test_fewer_finite_logits_than_k():
 
 
 def test_does_not_modify_its_input():
-    assert call("does_not_mutate", "decoding.top_k_filter", random_logits(220), 2) is True
+    assert does_not_mutate("decoding.top_k_filter", random_logits(220), 2) is True
 
 
 @pytest.mark.parametrize("k,mtk", [(0, 1), (-2, 1), (2.5, 1), ("2", 1), (None, 1), (2, 0), (2, -1)])

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from llmlab.decoding import top_p_filter as reference
-from tests.adapters import call
+from tests.adapters import call, does_not_mutate
 from tests.logits_cases import TOP_PS, check_filtered, nucleus_logits, random_logits
 
 pytestmark = pytest.mark.task("t01_top_p")
@@ -60,7 +60,7 @@ def test_p_one_keeps_every_token():
 
 
 def test_does_not_modify_its_input():
-    assert call("does_not_mutate", "decoding.top_p_filter", random_logits(320), 0.6) is True
+    assert does_not_mutate("decoding.top_p_filter", random_logits(320), 0.6) is True
 
 
 @pytest.mark.parametrize("p,mtk", [(-0.5, 1), (1.01, 1), ("0.9", 1), (None, 1), (0.9, 0), (0.9, 1.5)])

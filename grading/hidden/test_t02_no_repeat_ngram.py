@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from llmlab.processors import no_repeat_ngram as reference
-from tests.adapters import call
+from tests.adapters import call, does_not_mutate
 from tests.logits_cases import check_filtered, random_logits, random_token_ids
 
 pytestmark = pytest.mark.task("t02_no_repeat_ngram")
@@ -50,7 +50,7 @@ def test_random_batches():
 
 
 def test_does_not_modify_its_input():
-    assert call("does_not_mutate", "processors.no_repeat_ngram", random_logits(710, vocab=8),
+    assert does_not_mutate("processors.no_repeat_ngram", random_logits(710, vocab=8),
                 random_token_ids(710, 4, 9, 8), 2) is True
 
 

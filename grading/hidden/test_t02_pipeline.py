@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from llmlab.processors import process_logits as reference
-from tests.adapters import call
+from tests.adapters import call, does_not_mutate
 from tests.logits_cases import check_filtered, random_logits, random_token_ids
 
 pytestmark = pytest.mark.task("t02_pipeline")
@@ -100,7 +100,7 @@ def test_top_k_none_is_off_and_penalties_see_the_whole_sequence():
 def test_float16_and_no_mutation():
     logits = random_logits(820, batch=3, vocab=30, scale=2.0).half()
     check(logits, random_token_ids(820, 3, 6, 30), 2, repetition_penalty=1.2, temperature=0.8, top_k=12)
-    assert call("does_not_mutate", "processors.process_logits", random_logits(821, vocab=30),
+    assert does_not_mutate("processors.process_logits", random_logits(821, vocab=30),
                 random_token_ids(821, 4, 8, 30), 3, repetition_penalty=1.5, no_repeat_ngram_size=2,
                 presence_penalty=0.5, frequency_penalty=0.5, temperature=0.5, top_k=10, top_p=0.9) is True
 

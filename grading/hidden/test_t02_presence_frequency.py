@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from tests.adapters import call
+from tests.adapters import call, does_not_mutate
 from tests.logits_cases import INF, check_filtered, random_logits, random_token_ids
 
 pytestmark = pytest.mark.task("t02_presence_frequency")
@@ -50,7 +50,7 @@ def test_rows_are_independent_and_no_generated_tokens():
 
 
 def test_does_not_modify_its_input():
-    assert call("does_not_mutate", "processors.presence_frequency_penalty", random_logits(610, vocab=8),
+    assert does_not_mutate("processors.presence_frequency_penalty", random_logits(610, vocab=8),
                 random_token_ids(610, 4, 6, 8), 0.5, 0.5) is True
 
 

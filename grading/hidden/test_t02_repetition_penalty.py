@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from llmlab.processors import repetition_penalty as reference
-from tests.adapters import call
+from tests.adapters import call, does_not_mutate
 from tests.logits_cases import INF, check_filtered, random_logits, random_token_ids
 
 pytestmark = pytest.mark.task("t02_repetition_penalty")
@@ -47,7 +47,7 @@ def test_empty_ids_and_int32_ids():
 
 
 def test_does_not_modify_its_input():
-    assert call("does_not_mutate", "processors.repetition_penalty", random_logits(520, vocab=8),
+    assert does_not_mutate("processors.repetition_penalty", random_logits(520, vocab=8),
                 random_token_ids(520, 4, 6, 8), 1.7) is True
 
 

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from tests.adapters import call
+from tests.adapters import call, does_not_mutate
 from tests.logits_cases import INF, random_logits
 
 pytestmark = pytest.mark.task("t02_temperature")
@@ -39,7 +39,7 @@ def test_int_temperature_and_float16():
 
 
 def test_does_not_modify_its_input():
-    assert call("does_not_mutate", "processors.apply_temperature", random_logits(403), 0.3) is True
+    assert does_not_mutate("processors.apply_temperature", random_logits(403), 0.3) is True
 
 
 @pytest.mark.parametrize("bad", [0.0, 0, -0.5, -2, INF, math.nan, "0.7", None])

@@ -1,11 +1,18 @@
-"""What the hidden tests trust cannot be forged from inside the sandbox: each attack in grading/fixtures/evidence
-grades no higher than the honest submission it builds on (the same code without the attack)."""
+"""What the grader trusts cannot be forged from inside the sandbox, and hidden tests never reach students: each
+attack in grading/fixtures/evidence grades no higher than the honest submission it builds on (the same code
+without the attack), and a submission hunting for hidden notebook tests sends none of them back."""
 import json
+import uuid
 
 import pytest
 
+from grading.autograde import autograde
 from grading.mutants import MUTANTS, build_target, run_hidden_tests
+from grading.notebooks import ASSIGNMENT, release_files
+from grading.release import build_release
 from grading.sandbox import ROOT
+from grading.tests import builders as b
+from llmlab.tasks import BY_ID
 
 ATTACKS = ROOT / "grading" / "fixtures" / "evidence"
 HONEST_TWIN = {  # attack -> the mutant that is the same submission without the attack
@@ -13,6 +20,7 @@ HONEST_TWIN = {  # attack -> the mutant that is the same submission without the 
     "t03_prefill_decode/patch_the_double": "t03_prefill_decode/naive_loop",
     "t03_prefill_decode/replace_new_cache": "t03_prefill_decode/naive_loop",
     "t03_prefill_decode/forge_step_times": "t03_prefill_decode/times_argmax_only",
+    "t02_temperature/patch_torch_equal": "t02_temperature/in_place",
 }
 
 
@@ -37,3 +45,32 @@ def test_attack_grades_no_higher_than_its_honest_twin(attack, tmp_path):
     honest, _ = passed(task_id, MUTANTS / f"{HONEST_TWIN[attack]}.py", tmp_path / "honest")
     assert honest < total, f"{HONEST_TWIN[attack]} is not caught at all"
     assert attacked <= honest, f"{attack} passed {attacked} of {total} hidden tests, its honest twin {honest}"
+
+
+def test_hidden_notebook_tests_reach_no_student_facing_output(tmp_path):
+    """A submission that looks for the hidden check-cell code everywhere it can (disk, other processes, its own
+    kernel's stack and history) and sends it back through every channel (exception type name and message,
+    printed output) gets none of it into results.json, feedback.html or grades.csv."""
+    task = "t04_flops"   # alone in its notebook
+    marker = f"hidden-marker-{uuid.uuid4().hex}"
+    source = b.write_source_notebook(tmp_path / "course-source", task)
+    notebook = json.loads(source.read_text(encoding="utf-8"))
+    for cell in notebook["cells"]:
+        if "### BEGIN HIDDEN TESTS" in cell["source"]:
+            cell["source"] = cell["source"].replace("### BEGIN HIDDEN TESTS\n",
+                                                    f"### BEGIN HIDDEN TESTS\nassert '{marker}'\n")
+    source.write_text(json.dumps(notebook), encoding="utf-8")
+    release = build_release(tmp_path / "release")
+    module = BY_ID[task].module
+    subs, out = tmp_path / "submissions", tmp_path / "out"
+    b.submission(release, subs / "thief", b.reference_modules() | {module: b.attacked(module, "exfiltrate_hidden_cells")},
+                 {source.name: release_files(source.parent)[source.name]})
+    autograde(subs, out, tasks=[task], notebooks=source.parent, progress=False)
+
+    executed = (out / "nbgrader" / "autograded" / "thief" / ASSIGNMENT / source.name).read_text(encoding="utf-8")
+    check_cell = next(c for c in json.loads(executed)["cells"] if c.get("metadata", {}).get("nbgrader", {}).get(
+        "grade_id") == task)
+    assert any(marker in o.get("ename", "") for o in check_cell["outputs"]), \
+        "the attack did not find the hidden code"
+    for path in [out / "grades.csv", *out.glob("*/results.json"), *out.glob("*/feedback.html")]:
+        assert marker not in path.read_text(encoding="utf-8"), f"{path} shows the hidden check-cell code"
