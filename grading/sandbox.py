@@ -52,7 +52,7 @@ FALLBACK_WARNING = """
 !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
 """
 SANDBOX_DID_NOT_START = "the sandbox did not start"     # a grading problem: no student code has run yet
-FALLBACK_NOTE = "graded WITHOUT a sandbox (bubblewrap unavailable on the grading machine): resource limits only"
+FALLBACK_NOTE = "graded WITHOUT a sandbox ({reason}): as an unprivileged user with resource limits only"
 
 
 class SubmissionError(Exception):
@@ -94,37 +94,63 @@ class Limits:
 
 # ---- which sandbox ------------------------------------------------------------------------------------------
 
-@functools.cache
 def backend() -> str:
     """"bwrap", or "none" (a plain subprocess) when bwrap is missing or cannot start here; LLMLAB_SANDBOX=
     auto|bwrap|none chooses (bwrap: fail instead of falling back). Warns loudly, once per process, on "none"."""
+    return _choice()[0]
+
+
+def no_sandbox_reason() -> str | None:
+    """Why student code runs without bwrap, or None when it runs in bwrap."""
+    return _choice()[1]
+
+
+def sandbox_summary() -> str:
+    """How student code runs, for the instructor's summary and log."""
+    reason = no_sandbox_reason()
+    return f"WITHOUT a sandbox ({reason})" if reason else "in the bwrap sandbox"
+
+
+@functools.cache
+def _choice() -> tuple[str, str | None]:
     choice = os.environ.get("LLMLAB_SANDBOX", "auto")
     if choice not in ("auto", "bwrap", "none"):
         raise ValueError(f"LLMLAB_SANDBOX must be auto, bwrap or none, got {choice!r}")
-    reason = "LLMLAB_SANDBOX=none"
+    reason = "the grader chose --sandbox none (LLMLAB_SANDBOX=none)"
     if choice != "none":
         reason = _bwrap_problem()
         if reason is None:
-            return "bwrap"
+            return "bwrap", None
         if choice == "bwrap":
             raise RuntimeError(f"LLMLAB_SANDBOX=bwrap, but bwrap cannot run here: {reason}")
     print(FALLBACK_WARNING.format(reason=reason), file=sys.stderr, flush=True)
-    return "none"
+    return "none", reason
 
 
 def _bwrap_problem() -> str | None:
+    """Why bwrap cannot be used here (missing, or no namespaces for it), or None. When bwrap itself starts but
+    the sandbox's own command line fails, that is a bug to fix, never a reason to grade without a sandbox."""
     if shutil.which("bwrap") is None:
         return "bwrap is not installed"
+    bare = _try(["bwrap", "--unshare-all" if os.geteuid() else "--unshare-pid", "--ro-bind", "/", "/", "--",
+                 "/bin/true"])
+    if bare:
+        return f"bwrap cannot start here: {bare}"
     with tempfile.TemporaryDirectory() as empty:
         os.chmod(empty, 0o755)
-        argv = _bwrap_argv(Path(empty), Path(empty), Limits(), "/tmp") + [sys.executable, "-c", "pass"]
-        try:
-            result = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=_environment(""))
-        except (OSError, subprocess.TimeoutExpired) as e:
-            return f"bwrap failed to start: {e}"
-    if result.returncode != 0:
-        return f"bwrap failed to start: {result.stderr.strip()[:300]}"
+        ours = _try(_bwrap_argv(Path(empty), Path(empty), Limits(), "/tmp") + [sys.executable, "-c", "pass"])
+    if ours:
+        raise RuntimeError(f"bwrap works here, but not with the sandbox's command line: {ours}")
     return None
+
+
+def _try(argv: list[str]) -> str | None:
+    """None when `argv` runs and exits with 0, else what went wrong."""
+    try:
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=_environment(""))
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return str(e)
+    return None if result.returncode == 0 else (result.stderr.strip()[:300] or f"exit code {result.returncode}")
 
 
 def _bwrap_argv(package: Path, harness: Path, limits: Limits, cwd: str) -> list[str]:
@@ -144,21 +170,24 @@ def _bwrap_argv(package: Path, harness: Path, limits: Limits, cwd: str) -> list[
     for name in ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "passwd", "group", "nsswitch.conf",
                  "fonts", "alternatives", "mime.types"):
         argv += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+    # The private /tmp first: the Python installation may live under /tmp too (a venv), and is bound after it.
+    argv += ["--proc", "/proc", "--dev", "/dev",
+             "--perms", "1777", "--size", str(limits.tmp_mb << 20), "--tmpfs", "/tmp"]
     made = {"/", "/usr", "/tmp", "/etc"}
     for prefix in sorted(_python_dirs()):
         argv += _parents(prefix, made) + ["--ro-bind", prefix, prefix]
-    argv += ["--proc", "/proc", "--dev", "/dev",
-             "--perms", "1777", "--size", str(limits.tmp_mb << 20), "--tmpfs", "/tmp",
-             "--perms", "0755", "--dir", "/sandbox",
+    argv += ["--perms", "0755", "--dir", "/sandbox",
              "--ro-bind", str(package), INSIDE_PACKAGE, "--ro-bind", str(harness), INSIDE_HARNESS,
              "--remount-ro", "/", "--chdir", cwd, "--"]
     return argv
 
 
 def _python_dirs() -> set[str]:
-    """The Python installation (and virtual environment) outside /usr, which the sandbox needs to see."""
+    """The Python installation (and virtual environment) outside /usr, and any site-packages folder on sys.path
+    outside them, which the sandbox needs to see (nothing else of sys.path: it holds the repository)."""
+    site = [p for p in sys.path if os.path.basename(p) in ("site-packages", "dist-packages") and os.path.isdir(p)]
     dirs = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix,
-                                          os.path.dirname(os.path.realpath(sys.executable)))}
+                                          os.path.dirname(os.path.realpath(sys.executable)), *site)}
     return {d for d in dirs if not (d + "/").startswith("/usr/")
             and not any(d != o and (d + "/").startswith(o + "/") for o in dirs)}
 

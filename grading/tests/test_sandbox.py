@@ -12,6 +12,7 @@ import torch
 from grading.overlay import build_overlay
 from grading.sandbox import ROOT, SANDBOX_DID_NOT_START, Limits, Sandbox, SubmissionError, TimeLimit, backend
 from grading.submission import Submission, build_package
+from grading.tests.builders import require_bwrap
 
 PROBES = textwrap.dedent('''
 
@@ -85,8 +86,8 @@ def test_scenarios_run_and_return_plain_data(sandbox, tmp_path):
     stubs.close()
 
 
-@pytest.mark.skipif(backend() != "bwrap", reason="needs bubblewrap")
 def test_inside_the_sandbox(sandbox):
+    require_bwrap()
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen()
@@ -102,6 +103,27 @@ def test_inside_the_sandbox(sandbox):
     assert facts["network"] in ("ConnectionRefusedError", "OSError", "TimeoutError"), facts["network"]
     assert len(facts["processes"]) <= 3, f"sees other processes: {facts['processes']}"
     assert facts["nproc"] == Limits().max_processes and facts["address_space"] == 2048 << 20
+
+
+def test_bwrap_works_from_a_virtual_environment_under_tmp(target, tmp_path):
+    """A venv under /tmp (where the sandbox mounts its private /tmp) whose packages come from a site-packages
+    folder elsewhere on sys.path: the grader still uses bwrap, and student code runs in it."""
+    require_bwrap()
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = [p for p in sys.path if p.endswith("-packages") and os.path.isdir(p)]
+    (next(venv.glob("lib/python*/site-packages")) / "grader.pth").write_text("\n".join([*site, str(ROOT)]))
+    code = textwrap.dedent(f'''
+        from grading.sandbox import Sandbox, backend
+        box = Sandbox({str(target)!r})
+        print(backend(), box.call("flops", ("matmul_flops", 2, 3, 4)))
+        box.close()
+    ''')
+    run = subprocess.run([str(venv / "bin" / "python"), "-c", code], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=300, env=dict(os.environ, LLMLAB_SANDBOX="auto"))
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.split() == ["bwrap", "48"], run.stderr[-3000:]
+    assert "WITHOUT a sandbox" not in run.stderr
 
 
 def test_limits_and_crashes_become_reasons(sandbox, tmp_path):
