@@ -37,7 +37,8 @@ def cmd_autograde(args):
         os.environ["LLMLAB_SANDBOX"] = args.sandbox
     rows = autograde(args.submissions, args.out, jobs=args.jobs, force=args.force, tasks=args.task or None,
                      notebooks=None if args.no_notebooks else Path(args.notebooks or SOURCE), limits=limits)
-    print(f"graded {len(rows)} submissions: {Path(args.out) / 'grades.csv'}")
+    from grading.sandbox import sandbox_summary
+    print(f"graded {len(rows)} submissions, {sandbox_summary()}: {Path(args.out) / 'grades.csv'}")
 
 
 def main(argv=None):

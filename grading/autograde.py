@@ -32,7 +32,8 @@ from pathlib import Path
 from grading import feedback
 from grading.notebooks import (ASSIGNMENT, SOURCE, Course, grade_notebooks, gradebook_url, load_course,
                               prepare_course, source_notebooks)
-from grading.sandbox import FALLBACK_NOTE, ROOT, SANDBOX_DID_NOT_START, Limits, backend
+from grading.sandbox import (FALLBACK_NOTE, ROOT, SANDBOX_DID_NOT_START, Limits, backend, no_sandbox_reason,
+                             sandbox_summary)
 from grading.submission import SubmissionProblem, build_package, find_submissions, read_submission
 from llmlab.tasks import BY_ID, MAX_POINTS, TASK_IDS, TASKS
 
@@ -48,6 +49,7 @@ class Plan:
     limits: Limits = field(default_factory=Limits)
     course: Course | None = None
     sandbox: str = "bwrap"
+    no_sandbox: str | None = None                       # why there is no sandbox (sandbox "none")
     skipped_tasks: dict = field(default_factory=dict)   # task ID -> why it is not graded
 
 
@@ -124,7 +126,7 @@ def grade_submission(student_id: str, path, plan: Plan) -> dict:
     plan.out; the caller writes the student's files, the gradebook and the grade sheet."""
     started = time.monotonic()
     out, logs = Path(plan.out), Path(plan.out) / "logs" / student_id
-    notes = [FALLBACK_NOTE] if plan.sandbox == "none" else []
+    notes = [FALLBACK_NOTE.format(reason=plan.no_sandbox)] if plan.sandbox == "none" else []
     with tempfile.TemporaryDirectory(prefix="llmlab-grade-") as scratch:
         scratch = Path(scratch)
         try:
@@ -219,7 +221,8 @@ def autograde(submissions, out, *, jobs: int = 1, executor: Executor | None = No
     these task IDs. notebooks: the nbgrader source notebooks (None: do not grade notebooks)."""
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    plan = Plan(out=str(out), tests=inventory(tasks), limits=limits or Limits(), sandbox=backend())
+    plan = Plan(out=str(out), tests=inventory(tasks), limits=limits or Limits(), sandbox=backend(),
+                no_sandbox=no_sandbox_reason())
     for task in TASK_IDS:
         if task not in plan.tests:
             plan.skipped_tasks[task] = ("not graded in this run" if tasks is not None and task not in tasks
@@ -246,8 +249,11 @@ def autograde(submissions, out, *, jobs: int = 1, executor: Executor | None = No
             except Exception as e:  # noqa: BLE001 - one submission must never stop the batch
                 traceback.print_exc()
                 result = _crashed(student, plan, f"{type(e).__name__}: {e}")
-            feedback.write(result, out / student)
-            _record_in_gradebook(out / "nbgrader", result)
+            try:
+                feedback.write(result, out / student)
+                _record_in_gradebook(out / "nbgrader", result)
+            except Exception:  # noqa: BLE001 - nor keep the others' results from being written
+                traceback.print_exc()
             bar.update(1)
         bar.close()
     finally:
@@ -255,7 +261,15 @@ def autograde(submissions, out, *, jobs: int = 1, executor: Executor | None = No
             executor.shutdown()
     rows = [_row(s, out / s / "results.json") for s, _ in entries]
     _write_sheet(out / "grades.csv", rows)
+    _log(out, f"graded {len(todo)} of {len(entries)} submissions, {sandbox_summary()}")
     return rows
+
+
+def _log(out: Path, line: str):
+    """One line in the instructor's log of every run, OUT_DIR/logs/autograde.log."""
+    (out / "logs").mkdir(exist_ok=True)
+    with open(out / "logs" / "autograde.log", "a", encoding="utf-8") as f:
+        f.write(f"{datetime.datetime.now().isoformat(timespec='seconds')} {line}\n")
 
 
 def _needs_grading(results: Path) -> bool:
@@ -272,16 +286,20 @@ def _progress(total: int, done: int, show: bool):
 
 
 def _row(student: str, results: Path) -> dict:
-    data = json.loads(results.read_text(encoding="utf-8"))
+    try:
+        data = json.loads(results.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        print(f"warning: {student} has no readable {results} ({e}): 0 points in grades.csv", file=sys.stderr)
+        return {"student_id": student, **dict.fromkeys(TASK_IDS, 0), "total": 0, "max": MAX_POINTS, "sandbox": ""}
     row = {"student_id": student}
     row.update({task: data["extra_data"]["tasks"].get(task, 0) for task in TASK_IDS})
-    row.update(total=data["score"], max=data["extra_data"]["max"])
+    row.update(total=data["score"], max=data["extra_data"]["max"], sandbox=data["extra_data"].get("sandbox", ""))
     return row
 
 
 def _write_sheet(path: Path, rows: list):
     with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=["student_id", *TASK_IDS, "total", "max"])
+        writer = csv.DictWriter(f, fieldnames=["student_id", *TASK_IDS, "total", "max", "sandbox"])
         writer.writeheader()
         writer.writerows(rows)
 

@@ -4,6 +4,7 @@ implemented", a partial submission exactly the points of what it implements, and
 submission 0 for the affected tasks with a clear reason while the rest of the batch is untouched."""
 import csv
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -16,7 +17,7 @@ import pytest
 from grading.autograde import autograde, inventory
 from grading.notebooks import release_files
 from grading.release import build_release, secret_fragments
-from grading.sandbox import ROOT, Limits, backend
+from grading.sandbox import ROOT, Limits, backend, no_sandbox_reason
 from grading.tests import builders as b
 from llmlab.tasks import BY_ID, MAX_POINTS, TASK_IDS
 
@@ -58,7 +59,7 @@ def results(out, student) -> dict:
 
 def sheet(out) -> dict:
     with open(out / "grades.csv", encoding="utf-8") as f:
-        return {row["student_id"]: {k: float(v) for k, v in row.items() if k != "student_id"}
+        return {row["student_id"]: {k: float(v) for k, v in row.items() if k not in ("student_id", "sandbox")}
                 for row in csv.DictReader(f)}
 
 
@@ -171,8 +172,8 @@ def test_notebooks_and_gradebook(release, graded, tmp_path):
 
 # ---- a batch of hostile and broken submissions, from the command line -------------------------------------
 
-@pytest.mark.skipif(backend() != "bwrap", reason="hostile fixtures must not run outside the bwrap sandbox")
 def test_batch_of_hostile_and_broken_submissions(release, graded, tmp_path):
+    b.require_bwrap()
     module, other = b.choose_modules(graded)
     tasks = [t for t in graded if BY_ID[t].module == module] + [other]
     listener, heard = _listen()
@@ -230,6 +231,36 @@ def test_batch_of_hostile_and_broken_submissions(release, graded, tmp_path):
     again = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert again.returncode == 0 and sheet(out) == scores
     print(f"graded {len(scores)} submissions in {seconds:.0f} s with --jobs 2")
+
+
+# ---- the command line by the interpreter's full path; names that would collide with the grader's own files ---
+
+def test_full_interpreter_path_and_names_of_the_graders_own_files(release, tmp_path):
+    """`/path/to/venv/bin/python -m grading autograde` with a PATH that lacks the venv (as cron runs it) grades,
+    with notebooks (nbgrader runs `alembic`); submissions named like the grader's outputs are refused, each
+    with a warning, and the others are graded; every output says which sandbox was used."""
+    task, subs, out = "t04_flops", tmp_path / "submissions", tmp_path / "out"
+    b.write_source_notebook(tmp_path / "source", task)
+    b.submission(release, subs / "blank")
+    refused = ["grades.csv.zip", "LOGS", "nbgrader.zip", ".hidden.zip"]
+    for name in refused:
+        b.zipped(b.submission(release, subs / "copy"), subs / name) if name.endswith(".zip") else \
+            b.submission(release, subs / name)
+    env = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/"), "LANG": "C.UTF-8"}   # as cron's
+    run = subprocess.run([sys.executable, "-m", "grading", "autograde", str(subs), "--out", str(out),
+                          "--notebooks", str(tmp_path / "source"), f"--task={task}"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    for name in refused:
+        assert f"warning: {name}: ignored" in run.stderr, name
+    how = f"WITHOUT a sandbox ({no_sandbox_reason()})" if backend() == "none" else "in the bwrap sandbox"
+    assert f"graded 1 submissions, {how}" in run.stdout
+    assert f"graded 1 of 1 submissions, {how}" in (out / "logs" / "autograde.log").read_text()
+    with open(out / "grades.csv", encoding="utf-8") as f:
+        assert [(r["student_id"], r["sandbox"]) for r in csv.DictReader(f)] == [("blank", backend())]
+    assert results(out, "blank")["_data"]["extra_data"]["sandbox"] == backend()
+    assert sorted(p.name for p in out.iterdir()) == ["blank", "grades.csv", "logs", "nbgrader"]
+    assert not (out / "logs" / "feedback.html").exists() and not (out / "nbgrader" / "results.json").exists()
 
 
 def _listen():
