@@ -35,8 +35,11 @@ def cmd_autograde(args):
     if args.sandbox:
         import os
         os.environ["LLMLAB_SANDBOX"] = args.sandbox
-    rows = autograde(args.submissions, args.out, jobs=args.jobs, force=args.force, tasks=args.task or None,
-                     notebooks=None if args.no_notebooks else Path(args.notebooks or SOURCE), limits=limits)
+    try:
+        rows = autograde(args.submissions, args.out, jobs=args.jobs, force=args.force, tasks=args.task or None,
+                         notebooks=None if args.no_notebooks else Path(args.notebooks or SOURCE), limits=limits)
+    except RuntimeError as e:       # no safe sandbox here, or the hidden tests do not collect
+        sys.exit(f"error: {e}")
     from grading.sandbox import sandbox_summary
     print(f"graded {len(rows)} submissions, {sandbox_summary()}: {Path(args.out) / 'grades.csv'}")
 

@@ -33,7 +33,7 @@ from grading import feedback
 from grading.notebooks import (ASSIGNMENT, SOURCE, Course, grade_notebooks, gradebook_url, load_course,
                               prepare_course, source_notebooks)
 from grading.sandbox import (FALLBACK_NOTE, ROOT, SANDBOX_DID_NOT_START, Limits, backend, no_sandbox_reason,
-                             sandbox_summary)
+                             readable_by_students, sandbox_summary)
 from grading.submission import SubmissionProblem, build_package, find_submissions, read_submission
 from llmlab.tasks import BY_ID, MAX_POINTS, TASK_IDS, TASKS
 
@@ -220,9 +220,13 @@ def autograde(submissions, out, *, jobs: int = 1, executor: Executor | None = No
     thread pool of `jobs` workers (each submission's work happens in its own processes). tasks: grade only
     these task IDs. notebooks: the nbgrader source notebooks (None: do not grade notebooks)."""
     out = Path(out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    out.mkdir(mode=0o700, parents=True, exist_ok=True)      # logs hold hidden test output: the instructor's only
     plan = Plan(out=str(out), tests=inventory(tasks), limits=limits or Limits(), sandbox=backend(),
                 no_sandbox=no_sandbox_reason())
+    exposed = readable_by_students([Path(submissions).resolve(), out]) if plan.sandbox == "none" else []
+    if exposed:
+        raise RuntimeError(f"refusing to grade without a sandbox ({plan.no_sandbox}): an unprivileged user "
+                           f"could read {', '.join(exposed)} (chmod o-rwx them, or use bubblewrap)")
     for task in TASK_IDS:
         if task not in plan.tests:
             plan.skipped_tasks[task] = ("not graded in this run" if tasks is not None and task not in tasks

@@ -47,8 +47,9 @@ UID_SLOTS = 512
 FALLBACK_WARNING = """
 !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
 !! WARNING: student code runs WITHOUT a sandbox ({reason}).
-!! It runs as a plain subprocess with resource limits only: it can read and write whatever this user can and
-!! reach the network. Install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap) to grade safely.
+!! It runs as a plain subprocess of an unprivileged user, with resource limits only: it can read whatever
+!! files all users may read and reach the network, loopback included. Install bubblewrap (Debian/Ubuntu:
+!! apt-get install bubblewrap) to grade safely.
 !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
 """
 SANDBOX_DID_NOT_START = "the sandbox did not start"     # a grading problem: no student code has run yet
@@ -123,8 +124,51 @@ def _choice() -> tuple[str, str | None]:
             return "bwrap", None
         if choice == "bwrap":
             raise RuntimeError(f"LLMLAB_SANDBOX=bwrap, but bwrap cannot run here: {reason}")
+    problem = _fallback_problem()
+    if problem:
+        raise RuntimeError(f"refusing to run student code without a sandbox ({reason}): {problem}")
     print(FALLBACK_WARNING.format(reason=reason), file=sys.stderr, flush=True)
     return "none", reason
+
+
+def _fallback_problem() -> str | None:
+    """Why student code cannot run here without bwrap, or None. It must run as an unprivileged uid (so the
+    grader must be root) that can use the Python installation but read nothing of solutions/ and grading/."""
+    if os.geteuid() != 0:
+        return ("the grader is not root, so it would run as the grader's own user: run the grader as root (it then "
+                "gives student code its own unprivileged user) or install bubblewrap")
+    blocked = [p for p in [sys.executable, *_python_dirs()] if not can_access_as_student(p)]
+    if blocked:
+        return (f"an unprivileged user cannot use the Python installation at {', '.join(blocked)} (make it "
+                f"readable by all: chmod -R o+rX; or use bubblewrap)")
+    exposed = readable_by_students([ROOT / "solutions", ROOT / "grading"])
+    if exposed:
+        return f"an unprivileged user could read {', '.join(exposed)} (chmod o-rwx them, or use bubblewrap)"
+    return None
+
+
+def readable_by_students(paths) -> list[str]:
+    """Those of `paths` that an unprivileged uid could read without bwrap (needs root to find out)."""
+    return [str(p) for p in paths if os.path.exists(p) and can_access_as_student(p)]
+
+
+def can_access_as_student(path) -> bool:
+    """Whether an unprivileged uid can read (or, a folder, enter) `path`: asked by a child process with that uid."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setgroups([])
+            os.setgid(UID_BASE + UID_SLOTS)     # a uid no sandbox uses
+            os.setuid(UID_BASE + UID_SLOTS)
+            os.write(write, b"y" if os.access(path, os.R_OK) or os.access(path, os.X_OK) else b"n")
+        finally:
+            os._exit(0)
+    os.close(write)
+    answer = os.read(read, 1)
+    os.close(read)
+    os.waitpid(pid, 0)
+    return answer == b"y"
 
 
 def _bwrap_problem() -> str | None:
@@ -243,10 +287,12 @@ def _claim_uid() -> tuple[int, int]:
     raise RuntimeError(f"more than {UID_SLOTS} sandboxes at once")
 
 
-def _others_can_reach(path) -> bool:
-    """Whether an unprivileged uid can get to `path` (every folder on the way is o+x)."""
-    path = Path(os.path.realpath(path))
-    return all(not folder.is_dir() or os.stat(folder).st_mode & 0o001 for folder in [path, *path.parents])
+def _give(folder: Path, uid: int):
+    """Make `folder` (and all in it) the property of `uid` alone: mode 0700 on the folder itself."""
+    for base, dirs, files in os.walk(folder):
+        for name in [base, *(os.path.join(base, f) for f in dirs + files)]:
+            os.lchown(name, uid, uid)
+    os.chmod(folder, 0o700)
 
 
 def _environment(pythonpath: str, tmp: str = "/tmp") -> dict:
@@ -340,21 +386,24 @@ class Jail:
         make_readable(package)
         self._uid = self._uid_lock = self._scratch = None
         self.partial = b""
-        if os.geteuid() == 0 and (self.kind == "bwrap" or all(map(_others_can_reach, (
-                sys.executable, sys.prefix, package, harness)))):   # else, without bwrap, it stays root
+        if os.geteuid() == 0:      # always so without bwrap (see _fallback_problem)
             self._uid, self._uid_lock = _claim_uid()
         self._cgroups = Cgroups(f"llmlab-sandbox-{self._uid}", limits) if self._uid is not None else None
         if self.kind == "bwrap":
             paths = {"package": INSIDE_PACKAGE, "harness": INSIDE_HARNESS}
-            workdir = cwd.format(**paths) if cwd else "/tmp"
-            prefix = _bwrap_argv(package, harness, limits, workdir)
-        else:
-            paths = {"package": str(package), "harness": str(harness)}
-            self._scratch = tempfile.mkdtemp(prefix="llmlab-jail-")
-            os.chmod(self._scratch, 0o777)
-            workdir = cwd.format(**paths) if cwd else self._scratch
+            prefix = _bwrap_argv(package, harness, limits, cwd.format(**paths) if cwd else "/tmp")
+            tmp = "/tmp"
+        else:   # the uid's own folder, with its own copies: no other sandbox nor anything of the grader's
+            self._scratch = Path(tempfile.mkdtemp(prefix="llmlab-jail-"))
+            paths = {"package": str(self._scratch / "pkg"), "harness": str(self._scratch / "harness")}
+            shutil.copytree(package, paths["package"])
+            shutil.copytree(harness, paths["harness"])
+            tmp = str(self._scratch / "tmp")
+            os.mkdir(tmp)
+            _give(self._scratch, self._uid)
             prefix = []
-        env = _environment(pythonpath.format(**paths), "/tmp" if prefix else self._scratch)
+        workdir = cwd.format(**paths) if cwd else tmp
+        env = _environment(pythonpath.format(**paths), tmp)
         env["LLMLAB_MAX_PROCESSES"] = str(limits.max_processes)
         if self._uid is not None:
             env["LLMLAB_SANDBOX_UID"] = str(self._uid)

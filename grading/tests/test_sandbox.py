@@ -1,16 +1,20 @@
 """The sandbox itself: what student code can see and do inside it, its limits, and the loud fallback."""
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
+from pathlib import Path
 
 import pytest
 import torch
 
 from grading.overlay import build_overlay
-from grading.sandbox import ROOT, SANDBOX_DID_NOT_START, Limits, Sandbox, SubmissionError, TimeLimit, backend
+from grading.sandbox import (ROOT, SANDBOX_DID_NOT_START, Limits, Sandbox, SubmissionError, TimeLimit, backend,
+                             readable_by_students)
 from grading.submission import Submission, build_package
 from grading.tests.builders import require_bwrap
 
@@ -148,22 +152,58 @@ def test_total_time_of_a_submission_and_a_slow_start(target):
         box.call("flops", ("matmul_flops", 2, 3, 4))
 
 
-def test_without_bwrap_it_warns_loudly_and_still_limits(target):
+@pytest.mark.skipif(os.geteuid() != 0, reason="student code runs without bwrap only under a root grader")
+def test_without_bwrap_student_code_runs_as_an_unprivileged_user_and_it_warns_loudly(target, tmp_path):
+    """The grader's repository copied to a folder only root can enter (as an instructor protects theirs):
+    with LLMLAB_SANDBOX=none, student code runs as an unprivileged uid from its own copy of the package, cannot
+    read the repository, and the limits hold. Where that uid cannot use this Python (installed under /root,
+    say), the grader refuses instead, naming it."""
+    python = [p for p in {sys.prefix, sys.base_prefix} if not _all_can_enter(p)]
+    repo = tmp_path / "repo"
+    shutil.copytree(ROOT, repo, ignore=shutil.ignore_patterns(".git", "__pycache__", "*.egg-info"))
     code = textwrap.dedent(f'''
-        from grading.sandbox import Limits, Sandbox, TimeLimit
+        from grading.sandbox import Limits, Sandbox, SubmissionError, TimeLimit
         box = Sandbox({str(target)!r}, Limits(call_seconds=3))
         assert box.call("flops", ("matmul_flops", 2, 3, 4)) == 48
+        print(box.call("raises", ("flops.probe", {str(repo / "solutions")!r}, 9))[1])
         try:
             box.call("flops", ("spin",))
         except TimeLimit as e:
             print("stopped:", e)
         box.close()
     ''')
-    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300,
-                         env=dict(os.environ, LLMLAB_SANDBOX="none"))
+    run = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True, timeout=300,
+                         env=dict(os.environ, LLMLAB_SANDBOX="none", PYTHONPATH=""))
+    if python:
+        assert run.returncode == 1 and "an unprivileged user cannot use the Python installation" in run.stderr
+        assert all(p in run.stderr for p in python) and "WARNING" not in run.stderr, run.stderr[-3000:]
+        return
     assert run.returncode == 0, run.stderr[-3000:]
-    assert "WARNING: student code runs WITHOUT a sandbox" in run.stderr
+    assert "WARNING: student code runs WITHOUT a sandbox (the grader chose --sandbox none" in run.stderr
+    facts = json.loads(run.stdout.splitlines()[0])
+    assert facts["uid"] != 0 and not facts["repo"], facts
     assert "stopped: time limit of 3 s exceeded" in run.stdout
+
+
+def _all_can_enter(folder) -> bool:
+    """Every folder from / down to `folder` has the execute bit for others."""
+    path = Path(os.path.realpath(folder))
+    return all(os.stat(p).st_mode & 0o001 for p in [path, *path.parents])
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to ask as another uid")
+def test_what_an_unprivileged_user_could_read_is_found():
+    """The check behind refusing to grade without bwrap while solutions/, grading/ or the submissions are
+    readable by all."""
+    folder = Path(tempfile.mkdtemp(prefix="llmlab-exposed-"))      # under /tmp, which all users can enter
+    try:
+        (folder / "solutions").mkdir(mode=0o755)
+        os.chmod(folder, 0o755)
+        assert readable_by_students([folder / "solutions", folder / "absent"]) == [str(folder / "solutions")]
+        os.chmod(folder, 0o700)
+        assert readable_by_students([folder / "solutions"]) == []
+    finally:
+        shutil.rmtree(folder)
 
 
 def test_each_sandbox_gets_its_own_cgroups_where_possible(sandbox):
