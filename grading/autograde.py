@@ -17,6 +17,7 @@ import datetime
 import hashlib
 import json
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -96,8 +97,10 @@ def run_hidden_tests(package: Path, plan: Plan, scratch: Path, logs: Path) -> li
                "-q", "--no-header", "--tb=short", "-o", "addopts="]
     timeout = plan.limits.submission_seconds + plan.limits.start_seconds + 120
     with open(output, "wb") as out:
+        memory = plan.limits.trusted_memory_mb << 20      # what it reads from the sandbox cannot exhaust the grader
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+                                   start_new_session=True,
+                                   preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (memory, memory)))
         try:
             process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:

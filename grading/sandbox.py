@@ -42,6 +42,8 @@ HARNESS = ["grading/worker.py", "grading/nbrun.py", "tests/adapters.py", "gradin
 SCENARIO_MODULES = ["tests.adapters", "grading.doubles"]
 
 INSIDE_PACKAGE, INSIDE_HARNESS = "/sandbox/pkg", "/sandbox/harness"
+MAX_ERROR_REPLY = 64 << 10       # bytes of a reply that reports an exception
+MAX_STRUCTURE = 4 << 20          # bytes of a result's JSON structure, and of its safetensors header
 UID_BASE = 2_100_000        # a root grader runs each live sandbox as its own unprivileged uid: UID_BASE + slot
 UID_SLOTS = 512
 FALLBACK_WARNING = """
@@ -84,6 +86,7 @@ class Limits:
     tmp_mb: int = 256                   # the private, writable /tmp
     reply_mb: int = 256                 # one result sent back from the sandbox
     start_seconds: float = 120          # starting the worker (importing torch) before any student code runs
+    trusted_memory_mb: int = 4096       # address space of the trusted process that runs the hidden tests
 
     def to_env(self) -> str:
         return json.dumps(asdict(self))
@@ -601,7 +604,10 @@ class Sandbox:
         return self._result(name, reply)
 
     def _result(self, name, reply: bytes):
-        status = reply[:1]
+        status, too_large = reply[:1], _too_large(reply)
+        if too_large:
+            self.close()
+            raise SubmissionError(f"the sandbox sent back {too_large} for {name!r}")
         try:
             body = adapters.decode(reply[1:])
         except Exception:  # noqa: BLE001 - whatever came back is not a well-formed result
@@ -610,7 +616,7 @@ class Sandbox:
         if status == b"R":
             return body
         if status == b"E" and isinstance(body, list) and len(body) == 2 and all(type(x) is str for x in body):
-            kind, message = body
+            kind, message = body[0][:protocol.NAME_CHARS], body[1][:protocol.MESSAGE_CHARS]
             if kind == "NotImplementedError":
                 raise NotImplementedError(message)
             raise SubmissionError(explain(kind, message, self.limits), kind=kind)
@@ -621,6 +627,19 @@ class Sandbox:
         if self.jail is not None:
             self.jail.close()
         self.jail = None
+
+
+def _too_large(reply: bytes) -> str | None:
+    """Checked before a reply is parsed: an error report is small, and so are the parts of a result that cost
+    memory per byte when parsed (its JSON structure, its safetensors header). The tensor data itself is bounded
+    by Limits.reply_mb and costs about its size."""
+    if reply[:1] == b"E" and len(reply) > MAX_ERROR_REPLY:
+        return f"an error report larger than {MAX_ERROR_REPLY >> 10} KiB"
+    structure = int.from_bytes(reply[1:9], "little")
+    header = int.from_bytes(reply[9 + structure:17 + structure], "little")
+    if structure > MAX_STRUCTURE or header > MAX_STRUCTURE:
+        return f"a result whose structure is larger than {MAX_STRUCTURE >> 20} MiB"
+    return None
 
 
 def explain(kind: str, message: str, limits: Limits) -> str:

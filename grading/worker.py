@@ -17,6 +17,7 @@ import sys
 import traceback
 
 READY = b"ready"
+NAME_CHARS, MESSAGE_CHARS = 100, 2000     # of an exception's type name and message sent back (cut again outside)
 
 
 def read_frame(stream) -> bytes | None:
@@ -54,7 +55,7 @@ def _describe(e: BaseException) -> str:
     """The exception's message; its traceback goes to the log (which may be full, or the exception may not
     even print: student code)."""
     try:
-        message = str(e)[:2000]
+        message = str(e)[:MESSAGE_CHARS]
     except BaseException:  # noqa: BLE001
         message = "(the exception could not be printed)"
     try:
@@ -85,7 +86,7 @@ def main(scenario_modules):
         except BaseException as e:  # noqa: BLE001 - every failure of student code is reported back
             if isinstance(e, KeyboardInterrupt):
                 raise
-            reply = b"E" + adapters.encode([type(e).__name__, _describe(e)])
+            reply = b"E" + adapters.encode([type(e).__name__[:NAME_CHARS], _describe(e)])
         if os.getpid() != me:                       # a process the student's code forked came back here
             os._exit(0)
         write_frame(replies, reply)

@@ -34,6 +34,7 @@ HOSTILE = {  # fixture -> what its reason must say (None: the score alone is che
     "network": "no network",
     "print_flood": "output limit",
     "fork_bomb": None,
+    "huge_exception": "your code raised EEEE",
 }
 MALFORMED = {"not-a-zip": "not a valid zip file", "traversal": "unsafe path", "no-llmlab": "no llmlab/ folder"}
 MARKER = "FORGED-BY-STUDENT"
@@ -220,6 +221,8 @@ def test_batch_of_hostile_and_broken_submissions(release, graded, tmp_path):
         assert scores[student]["total"] == 0
         assert reason in results(out, student)["_data"]["output"], (student, results(out, student)["_data"])
 
+    for path in list(out.glob("*/results.json")) + list(out.glob("*/feedback.html")):
+        assert path.stat().st_size < 256 << 10, f"{path} is {path.stat().st_size} bytes"
     assert heard == [], f"the sandbox reached the network: {heard}"
     assert not escaped.exists() and not list(tmp_path.rglob(escaped.name))
     for path in out.rglob("*"):

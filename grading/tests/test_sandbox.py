@@ -61,6 +61,23 @@ PROBES = textwrap.dedent('''
     def shout():
         while True:
             print("x" * (1 << 20))
+
+
+    def huge_name():
+        raise type("E" * 200_000, (Exception,), {})("m" * 200_000)
+
+
+    def forge_reply(status, size):
+        """A reply frame of our own: a JSON structure of `size` bytes (empty lists), into every descriptor."""
+        import os, struct
+        body = b"[" + b"[]," * (size // 3) + b"[]]"
+        frame = status.encode() + struct.pack("<Q", len(body)) + body
+        for fd in range(3, 64):
+            try:
+                os.write(fd, struct.pack("<Q", len(frame)) + frame)
+            except OSError:
+                pass
+        os._exit(0)
 ''')
 
 
@@ -141,6 +158,35 @@ def test_limits_and_crashes_become_reasons(sandbox, tmp_path):
         sandbox.call("flops", ("shout",))
     assert (tmp_path / "student.log").stat().st_size <= 2 << 20
     assert sandbox.call("flops", ("matmul_flops", 2, 3, 4)) == 48   # restarted after each failure
+
+
+def test_text_and_data_from_the_sandbox_are_bounded_before_parsing(target):
+    """A 200 kB exception type name and message come back cut; a forged error report of 200 kB and a maximal
+    forged result frame (the reply limit, made of a JSON structure that costs ~50x its size when parsed) are
+    refused unparsed: the trusted process's peak memory grows by little more than the frame."""
+    code = textwrap.dedent(f'''
+        import resource
+        from grading.sandbox import Limits, Sandbox, SubmissionError
+        box = Sandbox({str(target)!r}, Limits(reply_mb=8))
+        for call in [("huge_name",), ("forge_reply", "E", 200_000), ("forge_reply", "R", (8 << 20) - 100)]:
+            box.call("flops", ("matmul_flops", 2, 3, 4))
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            try:
+                box.call("flops", call)
+            except SubmissionError as e:
+                grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) >> 10
+                print(len(str(e)), grown, str(e)[:200].replace(chr(10), " "))
+        box.close()
+    ''')
+    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    lines = [line.split(" ", 2) for line in run.stdout.splitlines()]
+    assert len(lines) == 3, run.stdout
+    (name_chars, _, name), (_, _, error), (_, frame_mib, result) = lines
+    assert int(name_chars) < 1000 and name.startswith("EEEE"), name
+    assert "an error report larger than 64 KiB" in error
+    assert "a result whose structure is larger than 4 MiB" in result
+    assert int(frame_mib) < 40, f"the trusted process grew by {frame_mib} MiB for an 8 MiB frame"
 
 
 def test_total_time_of_a_submission_and_a_slow_start(target):
