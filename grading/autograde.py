@@ -72,7 +72,8 @@ def inventory(tasks=None) -> dict:
         record = Path(tmp) / "collected.json"
         result = subprocess.run([sys.executable, "-m", "pytest", str(HIDDEN), "--collect-only", "-q",
                                  "-p", "grading.record", "-p", "no:cacheprovider"],
-                                cwd=ROOT, env=_pytest_env(LLMLAB_RECORD=str(record)), capture_output=True, text=True)
+                                cwd=ROOT, env=_pytest_env(LLMLAB_RECORD=str(record), LLMLAB_SCRATCH=tmp), capture_output=True,
+                                text=True)
         collected = json.loads(record.read_text()) if record.exists() else None
     if result.returncode not in (0, 5) or collected is None or collected["errors"]:
         errors = "\n".join(e["error"] for e in (collected or {}).get("errors", []))
@@ -92,7 +93,8 @@ def run_hidden_tests(package: Path, plan: Plan, scratch: Path, logs: Path) -> li
         return []
     record, output = scratch / "hidden-tests.json", scratch / "hidden-tests.txt"
     env = _pytest_env(LLMLAB_SUBMISSION=str(package), LLMLAB_RECORD=str(record), LLMLAB_LIMITS=plan.limits.to_env(),
-                      LLMLAB_SANDBOX=plan.sandbox, LLMLAB_SANDBOX_LOG=str(scratch / "sandbox-output.log"))
+                      LLMLAB_SANDBOX=plan.sandbox, LLMLAB_SANDBOX_LOG=str(scratch / "sandbox-output.log"),
+                      LLMLAB_SCRATCH=str(scratch))     # where its reference overlay goes (grading/overlay.py)
     command = [sys.executable, "-m", "pytest", *nodeids, "-p", "grading.record", "-p", "no:cacheprovider",
                "-q", "--no-header", "--tb=short", "-o", "addopts="]
     timeout = plan.limits.submission_seconds + plan.limits.start_seconds + 120

@@ -5,6 +5,7 @@ submission 0 for the affected tasks with a clear reason while the rest of the ba
 import csv
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -249,7 +250,8 @@ def test_full_interpreter_path_and_names_of_the_graders_own_files(release, tmp_p
     for name in refused:
         b.zipped(b.submission(release, subs / "copy"), subs / name) if name.endswith(".zip") else \
             b.submission(release, subs / name)
-    env = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/"), "LANG": "C.UTF-8"}   # as cron's
+    env = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/"), "LANG": "C.UTF-8",   # as cron's
+           "TMPDIR": str(tmp_path)}
     run = subprocess.run([sys.executable, "-m", "grading", "autograde", str(subs), "--out", str(out),
                           "--notebooks", str(tmp_path / "source"), f"--task={task}"],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
@@ -264,6 +266,21 @@ def test_full_interpreter_path_and_names_of_the_graders_own_files(release, tmp_p
     assert results(out, "blank")["_data"]["extra_data"]["sandbox"] == backend()
     assert sorted(p.name for p in out.iterdir()) == ["blank", "grades.csv", "logs", "nbgrader"]
     assert not (out / "logs" / "feedback.html").exists() and not (out / "nbgrader" / "results.json").exists()
+    assert list(tmp_path.glob("llmlab-*")) == []    # no reference copy (solutions!) left by the trusted runs
+
+
+@pytest.mark.parametrize("interrupt", [signal.SIGINT, signal.SIGTERM])
+def test_reference_copies_are_removed_on_interrupt(tmp_path, interrupt):
+    """A pytest run of this repository, interrupted as soon as its reference overlay exists, removes it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "LLMLAB_"))} | {"TMPDIR": str(tmp_path)}
+    run = subprocess.Popen([sys.executable, "-m", "pytest", "tests/test_flops.py", "-q", "-p", "no:cacheprovider"],
+                           cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while not list(tmp_path.glob("llmlab-reference-*")) and run.poll() is None:
+        time.sleep(0.01)
+    seen = len(list(tmp_path.glob("llmlab-reference-*")))
+    run.send_signal(interrupt)
+    run.wait(timeout=120)
+    assert seen == 1 and list(tmp_path.glob("llmlab-reference-*")) == []
 
 
 def _listen():
