@@ -112,7 +112,10 @@ def no_sandbox_reason() -> str | None:
 def sandbox_summary() -> str:
     """How student code runs, for the instructor's summary and log."""
     reason = no_sandbox_reason()
-    return f"WITHOUT a sandbox ({reason})" if reason else "in the bwrap sandbox"
+    how = f"WITHOUT a sandbox ({reason})" if reason else "in the bwrap sandbox"
+    if os.geteuid() == 0 and _cgroup_folder("memory") is not None:
+        return how + ", memory limited per sandbox (cgroup)"
+    return how + ", memory limited per process only (no memory cgroup can be made here)"
 
 
 @functools.cache
@@ -310,12 +313,16 @@ def _environment(pythonpath: str, tmp: str = "/tmp") -> dict:
 
 
 class Cgroups:
-    """Best effort, for a root grader where cgroups can be made (v1 hierarchies, or v2 with the controllers
-    delegated): each sandbox gets its own cgroup, so that the CPU is shared fairly between sandboxes rather than
-    between their processes (a fork bomb cannot starve another student's grading) and `pids.max` caps its
-    processes as a whole. Without them, the rlimits stay, and each sandbox's session is its own scheduling
-    autogroup where the kernel has autogroups."""
-    SETTINGS = {"cpu": {}, "pids": {"pids.max": "max_processes"}}
+    """For a root grader where cgroups can be made (v1 hierarchies, or v2 with the controllers delegated):
+    each sandbox gets its own cgroup, so that its memory is limited as a whole (`memory_mb` for all its
+    processes together, not only per process), `pids.max` caps its processes as a whole, and the CPU is shared
+    fairly between sandboxes rather than between their processes (a fork bomb cannot starve another student's
+    grading). Without them, the rlimits stay (per process), and each sandbox's session is its own scheduling
+    autogroup where the kernel has autogroups; `sandbox_summary()` says which."""
+    SETTINGS = {"cpu": {},    # controller -> {file (v1 and v2 names): Limits -> value}; files that exist
+                "pids": {"pids.max": lambda limits: limits.max_processes},
+                "memory": {"memory.limit_in_bytes": lambda limits: limits.memory_mb << 20,
+                           "memory.max": lambda limits: limits.memory_mb << 20}}
 
     def __init__(self, name: str, limits: Limits):
         self.folders = []
@@ -325,8 +332,9 @@ class Cgroups:
                 continue
             try:
                 (folder / name).mkdir(exist_ok=True)
-                for file, limit in settings.items():
-                    (folder / name / file).write_text(str(getattr(limits, limit)))
+                for file, value in settings.items():
+                    if (folder / name / file).exists():
+                        (folder / name / file).write_text(str(value(limits)))
                 self.folders.append(folder / name)
             except OSError:
                 continue

@@ -14,7 +14,7 @@ import torch
 
 from grading.overlay import build_overlay
 from grading.sandbox import (ROOT, SANDBOX_DID_NOT_START, Limits, Sandbox, SubmissionError, TimeLimit, backend,
-                             readable_by_students)
+                             readable_by_students, sandbox_summary)
 from grading.submission import Submission, build_package
 from grading.tests.builders import require_bwrap
 
@@ -61,6 +61,13 @@ PROBES = textwrap.dedent('''
     def shout():
         while True:
             print("x" * (1 << 20))
+
+
+    def two_hogs(mb):
+        """Two processes of `mb` MiB each at once; how many of them survived."""
+        import subprocess, sys
+        hog = f"b = bytearray({mb} << 20); import time; time.sleep(2)"
+        return sum(p.wait() == 0 for p in [subprocess.Popen([sys.executable, "-c", hog]) for _ in range(2)])
 
 
     def huge_name():
@@ -252,7 +259,10 @@ def test_what_an_unprivileged_user_could_read_is_found():
         shutil.rmtree(folder)
 
 
-def test_each_sandbox_gets_its_own_cgroups_where_possible(sandbox):
+def test_each_sandbox_gets_its_own_cgroups_where_possible(target, tmp_path):
+    """Where cgroups can be made, a sandbox's processes share one memory limit: two processes of 600 MiB,
+    each within the per-process limit of 1024 MiB, do not both survive."""
+    sandbox = Sandbox(target, Limits(memory_mb=1024), log=tmp_path / "student.log")
     assert sandbox.call("flops", ("matmul_flops", 2, 3, 4)) == 48
     cgroups = sandbox.jail._cgroups
     if cgroups is None or not cgroups.folders:
@@ -261,5 +271,15 @@ def test_each_sandbox_gets_its_own_cgroups_where_possible(sandbox):
         assert (folder / "cgroup.procs").read_text().split(), f"{folder} holds no process of the sandbox"
         if (folder / "pids.max").exists():
             assert (folder / "pids.max").read_text().strip() == str(Limits().max_processes)
+    memory = [f for f in cgroups.folders if (f / "memory.max").exists() or (f / "memory.limit_in_bytes").exists()]
+    assert bool(memory) == ("memory limited per sandbox" in sandbox_summary()), sandbox_summary()
+    if memory:
+        assert sandbox.call("flops", ("two_hogs", 100)) == 2
+        try:
+            survivors = sandbox.call("flops", ("two_hogs", 600))
+        except SubmissionError as e:     # the kernel chose the worker itself
+            assert "killed" in str(e), e
+            survivors = 0
+        assert survivors < 2, "two processes together exceeded the sandbox's memory limit"
     sandbox.close()
     assert not any(folder.exists() for folder in cgroups.folders)
