@@ -152,14 +152,30 @@ def grade_submission(student_id: str, path, plan: Plan) -> dict:
 
 
 def _save_notebooks(course: Path, student_id: str, submitted: dict, executed: dict):
-    """nbgrader's folders, for the formgrader: submitted/ (as handed in) and autograded/ (as executed)."""
-    for kind, files in (("submitted", submitted), ("autograded", {f"{k}.ipynb": v for k, v in executed.items()})):
+    """nbgrader's folders, for the formgrader: submitted/ (as handed in) and autograded/ (as executed, without
+    anything a browser would run: the formgrader shows these as HTML)."""
+    autograded = {f"{k}.ipynb": _sanitised(v) for k, v in executed.items()}
+    for kind, files in (("submitted", submitted), ("autograded", autograded)):
         folder = course / kind / student_id / ASSIGNMENT
         if folder.exists():
             shutil.rmtree(folder)
         folder.mkdir(parents=True)
         for name, data in files.items():
             (folder / name).write_bytes(data if isinstance(data, bytes) else data.encode("utf-8"))
+
+
+def _sanitised(notebook: str) -> str:
+    """The notebook with its HTML (outputs, markdown and raw cells) cleaned by bleach, outputs that only a
+    browser runs (Javascript, SVG, widgets) removed, and no widget state; an empty notebook if it is invalid."""
+    import nbformat
+    from nbconvert.preprocessors.sanitize import SanitizeHTML
+    try:
+        data = nbformat.reads(notebook, as_version=4)
+    except Exception:  # noqa: BLE001 - made in the sandbox: anything may come back
+        return nbformat.writes(nbformat.v4.new_notebook())
+    data.metadata.pop("widgets", None)
+    SanitizeHTML().preprocess(data, {})
+    return nbformat.writes(data)
 
 
 def _result(student_id, plan: Plan, notes, records, notebooks, started, problem=None) -> dict:

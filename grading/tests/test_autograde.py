@@ -128,6 +128,8 @@ def test_notebooks_and_gradebook(release, graded, tmp_path):
         b.edit_grade_cell(released, task, "pass"), "intro", "# my own title")})
     b.submission(release, subs / "nb-failing", reference | {BY_ID[task].module: b.attacked(
         BY_ID[task].module, "undocumented")}, {name: released})
+    injection = json.loads((b.FIXTURES / "script_injection.json").read_text(encoding="utf-8"))["cells"]
+    b.submission(release, subs / "nb-script", reference, {name: _with_cells(released, injection)})
     submitted = []
 
     class CountingExecutor(ProcessPoolExecutor):  # any concurrent.futures executor will do: what it runs
@@ -141,7 +143,7 @@ def test_notebooks_and_gradebook(release, graded, tmp_path):
     assert sorted(submitted) == sorted(p.name for p in subs.iterdir())
     scores = sheet(out)
     points = BY_ID[task].points
-    assert scores["reference"]["total"] == points
+    assert scores["reference"]["total"] == scores["nb-script"]["total"] == points
     for student, reason in [("nb-invalid", "not a valid notebook"), ("nb-deleted", "was deleted"),
                             ("nb-edited", "was edited"), ("nb-failing", "failed (AssertionError)")]:
         got = results(out, student)[task]
@@ -163,6 +165,11 @@ def test_notebooks_and_gradebook(release, graded, tmp_path):
     executed = out / "nbgrader" / "autograded" / "reference" / "lecture11" / name
     assert "### BEGIN HIDDEN TESTS" in executed.read_text()   # instructors see the restored hidden tests...
     assert_no_secrets(out, extra=[f"assert exercise.{BY_ID[task].names[0]}.__doc__"])  # ...students never
+    autograded = json.loads((out / "nbgrader" / "autograded" / "nb-script" / "lecture11" / name).read_text())
+    shown = json.dumps([c["outputs"] if c["cell_type"] == "code" else c["source"] for c in autograded["cells"]])
+    assert "&lt;script&gt;document.title" in shown and "<b>shown</b>" in shown   # it ran, and was cleaned
+    for script in ("<script", "<img", "application/javascript", "image/svg+xml"):   # code is shown escaped
+        assert script not in shown, script
 
     # a second run grades nobody again (unless --force) and writes the same sheet
     before = (out / "grades.csv").read_text()
@@ -281,6 +288,12 @@ def test_reference_copies_are_removed_on_interrupt(tmp_path, interrupt):
     run.send_signal(interrupt)
     run.wait(timeout=120)
     assert seen == 1 and list(tmp_path.glob("llmlab-reference-*")) == []
+
+
+def _with_cells(notebook: bytes, cells: list) -> bytes:
+    data = json.loads(notebook)
+    data["cells"] += [dict(cell, id=f"added-{i}") for i, cell in enumerate(cells)]
+    return json.dumps(data).encode()
 
 
 def _listen():
