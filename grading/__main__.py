@@ -66,7 +66,7 @@ def main(argv=None):
     d = Limits()
     grade.add_argument("--call-timeout", type=float, default=d.call_seconds, help="seconds per call of student code")
     grade.add_argument("--submission-timeout", type=float, default=d.submission_seconds,
-                       help="seconds for all hidden tests of a submission (and again for its notebooks)")
+                       help="seconds for all of a submission's grading (hidden tests and notebooks)")
     grade.add_argument("--cell-timeout", type=float, default=d.cell_seconds, help="seconds per notebook cell")
     grade.add_argument("--cpu-seconds", type=int, default=d.cpu_seconds, help="CPU seconds per sandboxed process")
     grade.add_argument("--memory-mb", type=int, default=d.memory_mb, help="address space per sandboxed process")

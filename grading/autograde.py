@@ -27,7 +27,7 @@ import time
 import traceback
 import warnings
 from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from grading import feedback
@@ -86,18 +86,19 @@ def inventory(tasks=None) -> dict:
     return {t: ids for t, ids in found.items() if tasks is None or t in tasks}
 
 
-def run_hidden_tests(package: Path, plan: Plan, scratch: Path, logs: Path) -> list:
-    """The records (grading/record.py) of the plan's hidden tests run against `package` in the sandbox."""
+def run_hidden_tests(package: Path, plan: Plan, scratch: Path, logs: Path, seconds: float) -> list:
+    """The records (grading/record.py) of the plan's hidden tests run against `package` in the sandbox, all
+    calls of student code together within `seconds`."""
     nodeids = [n for ids in plan.tests.values() for n in ids]
     if not nodeids:
         return []
     record, output = scratch / "hidden-tests.json", scratch / "hidden-tests.txt"
-    env = _pytest_env(LLMLAB_SUBMISSION=str(package), LLMLAB_RECORD=str(record), LLMLAB_LIMITS=plan.limits.to_env(),
+    env = _pytest_env(LLMLAB_SUBMISSION=str(package), LLMLAB_RECORD=str(record), LLMLAB_LIMITS=replace(plan.limits, submission_seconds=seconds).to_env(),
                       LLMLAB_SANDBOX=plan.sandbox, LLMLAB_SANDBOX_LOG=str(scratch / "sandbox-output.log"),
                       LLMLAB_SCRATCH=str(scratch))     # where its reference overlay goes (grading/overlay.py)
     command = [sys.executable, "-m", "pytest", *nodeids, "-p", "grading.record", "-p", "no:cacheprovider",
                "-q", "--no-header", "--tb=short", "-o", "addopts="]
-    timeout = plan.limits.submission_seconds + plan.limits.start_seconds + 120
+    timeout = seconds + plan.limits.start_seconds + 120
     with open(output, "wb") as out:
         memory = plan.limits.trusted_memory_mb << 20      # what it reads from the sandbox cannot exhaust the grader
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
@@ -140,10 +141,12 @@ def grade_submission(student_id: str, path, plan: Plan) -> dict:
             return _result(student_id, plan, notes + [str(e)], [], None, started, problem=str(e))
         notes += submission.notes
         package = build_package(submission, scratch / "package")
-        records = run_hidden_tests(package, plan, scratch, logs)
+        budget = started + plan.limits.submission_seconds     # for hidden tests and notebooks together
+        records = run_hidden_tests(package, plan, scratch, logs, budget - time.monotonic())
         notebooks = None
         if plan.course is not None:
-            notebooks = grade_notebooks(plan.course, submission.notebooks, package, scratch, plan.limits,
+            limits = replace(plan.limits, submission_seconds=max(0.0, budget - time.monotonic()))
+            notebooks = grade_notebooks(plan.course, submission.notebooks, package, scratch, limits,
                                         scratch / "notebooks-output.log")
             _keep_log(scratch / "notebooks-output.log", logs / "notebooks-output.log")
             notes += notebooks.notes

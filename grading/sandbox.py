@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from grading import worker as protocol
+from llmlab.tasks import EXERCISE_MODULES
 from tests import adapters
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,7 +78,7 @@ class TimeLimit(SubmissionError):
 class Limits:
     """Resource limits of the sandbox; every one can be changed on the command line (see grading/README.md)."""
     call_seconds: float = 60            # wall time of one scenario call (a hidden test makes one or a few)
-    submission_seconds: float = 900     # wall time of all hidden tests of a submission; again for its notebooks
+    submission_seconds: float = 900     # wall time of all of a submission's grading: hidden tests and notebooks
     cell_seconds: float = 300           # wall time of one notebook cell
     cpu_seconds: int = 900              # CPU time of one sandboxed process
     memory_mb: int = 4096               # address space of one sandboxed process
@@ -390,7 +391,7 @@ class Jail:
     sees the package folder and the harness. The working directory defaults to the private /tmp."""
 
     def __init__(self, package, command: list[str], limits: Limits, log, cwd: str | None = None,
-                 pythonpath: str = "{package}"):
+                 pythonpath: str = "{package}", env: dict | None = None):
         self.limits, self.log = limits, Path(log)
         self.kind = backend()
         package, harness = Path(package).resolve(), harness_dir()
@@ -414,7 +415,7 @@ class Jail:
             _give(self._scratch, self._uid)
             prefix = []
         workdir = cwd.format(**paths) if cwd else tmp
-        env = _environment(pythonpath.format(**paths), tmp)
+        env = _environment(pythonpath.format(**paths), tmp) | (env or {})
         env["LLMLAB_MAX_PROCESSES"] = str(limits.max_processes)
         if self._uid is not None:
             env["LLMLAB_SANDBOX_UID"] = str(self._uid)
@@ -548,7 +549,9 @@ class Sandbox:
     jail started on first use and restarted after a crash or a time-out.
 
     Every call gets `limits.call_seconds`; all calls together get `limits.submission_seconds`, counted from
-    the creation of the Sandbox; after that every call fails at once."""
+    the creation of the Sandbox; after that every call fails at once. On its first start the worker imports
+    each exercise module once: a module that ends, hangs or crashes the worker when imported is from then on
+    replaced by one that raises ImportError saying why, so that its tests fail at once, not one restart each."""
 
     def __init__(self, target, limits: Limits | None = None, log=None):
         self.target = Path(target).resolve()
@@ -560,11 +563,34 @@ class Sandbox:
             log = Path(folder) / "student-output.log"
         self.log = Path(log)
         self.jail = None
+        self.unimportable = None        # exercise module -> why importing it ends the worker (after 1st start)
 
     def _start(self):
+        if self.unimportable is None:
+            self.unimportable = {}
+            self._start_worker()
+            self._check_imports()
+        if self.jail is None:
+            self._start_worker()
+
+    def _check_imports(self):
+        for module in EXERCISE_MODULES:
+            try:
+                self._exchange(protocol.IMPORT, (module,), {}, f"the import of llmlab/{module}.py")
+            except NotImplementedError:
+                pass
+            except SubmissionError as e:
+                if time.monotonic() >= self.deadline:
+                    raise
+                if self.jail is None:                   # it ended or hung the worker, not just raised
+                    self.unimportable[module] = str(e)
+                    self._start_worker()
+
+    def _start_worker(self):
         modules = [m for m in SCENARIO_MODULES if (ROOT / (m.replace(".", "/") + ".py")).exists()]
         self.jail = Jail(self.target, [sys.executable, "-s", "{harness}/grading/worker.py", *modules],
-                         self.limits, self.log, pythonpath="{package}" + os.pathsep + "{harness}")
+                         self.limits, self.log, pythonpath="{package}" + os.pathsep + "{harness}",
+                         env={protocol.UNIMPORTABLE: json.dumps(self.unimportable)})
         try:
             ready = self.jail.receive(time.monotonic() + self.limits.start_seconds)
         except TimeoutError:
@@ -587,13 +613,18 @@ class Sandbox:
             return "no output"
 
     def call(self, name, args=(), kwargs=None):
-        left = self.deadline - time.monotonic()
-        if left <= 0:
-            raise TimeLimit(f"the time limit of {self.limits.submission_seconds:.0f} s for the whole "
-                            f"submission is used up")
         if self.jail is None or not self.jail.alive():
             self._start()
-        request = adapters.encode((name, tuple(args), dict(kwargs or {})))
+        return self._exchange(name, tuple(args), dict(kwargs or {}), repr(name))
+
+    def _exchange(self, name, args, kwargs, what: str):
+        """Send one request to the running worker and return its decoded result; `what` names it in errors."""
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            self.close()
+            raise TimeLimit(f"the time limit of {self.limits.submission_seconds:.0f} s for the whole "
+                            f"submission is used up")
+        request = adapters.encode((name, args, kwargs))
         per_call = min(self.limits.call_seconds, left)
         deadline = time.monotonic() + per_call
         try:
@@ -601,26 +632,26 @@ class Sandbox:
             reply = self.jail.receive(deadline)
         except TimeoutError:
             self.close()
-            raise TimeLimit(f"time limit of {per_call:.0f} s exceeded in {name!r}") from None
+            raise TimeLimit(f"time limit of {per_call:.0f} s exceeded in {what}") from None
         except (BrokenPipeError, EOFError, OSError):
             reason = self.jail.death()
             self.close()
-            raise SubmissionError(f"the submission's process ended during {name!r}: {reason}") from None
+            raise SubmissionError(f"the submission's process ended during {what}: {reason}") from None
         except SubmissionError:
             self.close()
             raise
-        return self._result(name, reply)
+        return self._result(what, reply)
 
     def _result(self, name, reply: bytes):
         status, too_large = reply[:1], _too_large(reply)
         if too_large:
             self.close()
-            raise SubmissionError(f"the sandbox sent back {too_large} for {name!r}")
+            raise SubmissionError(f"the sandbox sent back {too_large} for {name}")
         try:
             body = adapters.decode(reply[1:])
         except Exception:  # noqa: BLE001 - whatever came back is not a well-formed result
             self.close()
-            raise SubmissionError(f"the sandbox sent back a malformed reply for {name!r}") from None
+            raise SubmissionError(f"the sandbox sent back a malformed reply for {name}") from None
         if status == b"R":
             return body
         if status == b"E" and isinstance(body, list) and len(body) == 2 and all(type(x) is str for x in body):
@@ -629,7 +660,7 @@ class Sandbox:
                 raise NotImplementedError(message)
             raise SubmissionError(explain(kind, message, self.limits), kind=kind)
         self.close()
-        raise SubmissionError(f"the sandbox sent back a malformed reply for {name!r}")
+        raise SubmissionError(f"the sandbox sent back a malformed reply for {name}")
 
     def close(self):
         if self.jail is not None:

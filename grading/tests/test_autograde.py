@@ -5,6 +5,7 @@ submission 0 for the affected tasks with a clear reason while the rest of the ba
 import csv
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -288,6 +289,41 @@ def test_reference_copies_are_removed_on_interrupt(tmp_path, interrupt):
     run.send_signal(interrupt)
     run.wait(timeout=120)
     assert seen == 1 and list(tmp_path.glob("llmlab-reference-*")) == []
+
+
+# ---- a budget per submission -------------------------------------------------------------------------------
+
+def test_one_submission_cannot_cost_more_than_its_budget(release, graded, tmp_path):
+    """With 4 s per call and 20 s per submission (hidden tests and notebooks together): a submission whose
+    every call stalls just under 4 s runs out of its budget and its notebook does not finish; a module that
+    loops or ends its process at import is imported once, and its tests fail at once with that reason; a
+    memory bomb in every test ends each call at a limit."""
+    b.require_bwrap()
+    module, other = b.choose_modules(graded)
+    tasks = [t for t in graded if BY_ID[t].module == module]
+    b.write_source_notebook(tmp_path / "source", other)
+    name = f"{BY_ID[other].notebook}.ipynb"
+    released = release_files(tmp_path / "source")[name]
+    subs, out, reference = tmp_path / "submissions", tmp_path / "out", b.reference_modules()
+    for fixture in ("sleep_under_limit", "loop_at_import", "os_exit_at_import", "memory_bomb"):
+        b.submission(release, subs / fixture, reference | {module: b.attacked(module, fixture, SECONDS=3.8)},
+                     {name: released})
+    autograde(subs, out, jobs=2, tasks=[*tasks, other], notebooks=tmp_path / "source", progress=False,
+              limits=Limits(call_seconds=4, submission_seconds=20, memory_mb=2048))
+    messages = {}
+    for student in sheet(out):
+        got = results(out, student)
+        assert all(got[t]["score"] == 0 for t in tasks), (student, got)
+        messages[student] = [m for t in tasks for m in got[t]["output"].splitlines() if m.startswith("- ")]
+        print(student, got["_data"]["extra_data"]["seconds"], "s")
+    stalled = results(out, "sleep_under_limit")[other]["output"]    # the tests after the stalled ones
+    assert "the time limit of 20 s for the whole submission is used up" in stalled
+    assert "did not finish running (the time limit for the notebooks ran out" in stalled
+    for student, reason in [("loop_at_import", f"time limit of 4 s exceeded in the import of llmlab/{module}.py"),
+                            ("os_exit_at_import", "exited with code 7")]:
+        imported = [m for m in messages[student] if "could not be imported" in m and reason in m]
+        assert imported and all(m in imported or "used up" in m for m in messages[student]), messages[student]
+    assert all(re.search("memory limit|time limit|ran out of time", m) for m in messages["memory_bomb"])
 
 
 def _with_cells(notebook: bytes, cells: list) -> bytes:
