@@ -3,14 +3,17 @@
 Per submission (`grade_submission`, which any concurrent.futures executor can run):
 1. read it (grading/submission.py): a folder or a zip, checked; the package that will run is the grader's
    release llmlab/ with the student's exercise modules laid over it;
-2. hidden tests: a trusted pytest process runs grading/hidden/ with LLMLAB_SUBMISSION set, so that every
-   scenario runs in the submission's sandbox; grading/record.py writes each test's outcome and public message;
-3. notebooks (grading/notebooks.py): nbgrader-style autograding, executed in the sandbox;
+2. hidden tests: a trusted pytest process (memory-limited) runs grading/hidden/ with LLMLAB_SUBMISSION set, so
+   that every scenario runs in the submission's sandbox; grading/record.py writes each test's outcome and
+   public message;
+3. notebooks (grading/notebooks.py): nbgrader-style autograding, executed in the sandbox, with what is left of
+   the submission's time budget (Limits.submission_seconds covers 2 and 3); the formgrader's copies sanitised;
 4. scores: a task's score is its points (llmlab/tasks.py) × the fraction of its hidden tests passed, rounded to
    2 decimals; halved when its notebook check cell failed, is missing or was edited. Sandbox results can only
    lower a score: the hidden tests compare in the trusted process.
 The main process writes OUT_DIR/<student>/{results.json, feedback.html} (for the student), OUT_DIR/grades.csv,
-the nbgrader gradebook OUT_DIR/nbgrader/gradebook.db, and instructor-only logs under OUT_DIR/logs/.
+the nbgrader gradebook OUT_DIR/nbgrader/gradebook.db, and instructor-only logs under OUT_DIR/logs/; every one
+of them says which sandbox graded (or why there was none).
 """
 import csv
 import datetime
@@ -72,8 +75,8 @@ def inventory(tasks=None) -> dict:
         record = Path(tmp) / "collected.json"
         result = subprocess.run([sys.executable, "-m", "pytest", str(HIDDEN), "--collect-only", "-q",
                                  "-p", "grading.record", "-p", "no:cacheprovider"],
-                                cwd=ROOT, env=_pytest_env(LLMLAB_RECORD=str(record), LLMLAB_SCRATCH=tmp), capture_output=True,
-                                text=True)
+                                cwd=ROOT, env=_pytest_env(LLMLAB_RECORD=str(record), LLMLAB_SCRATCH=tmp),
+                                capture_output=True, text=True)
         collected = json.loads(record.read_text()) if record.exists() else None
     if result.returncode not in (0, 5) or collected is None or collected["errors"]:
         errors = "\n".join(e["error"] for e in (collected or {}).get("errors", []))
@@ -93,7 +96,8 @@ def run_hidden_tests(package: Path, plan: Plan, scratch: Path, logs: Path, secon
     if not nodeids:
         return []
     record, output = scratch / "hidden-tests.json", scratch / "hidden-tests.txt"
-    env = _pytest_env(LLMLAB_SUBMISSION=str(package), LLMLAB_RECORD=str(record), LLMLAB_LIMITS=replace(plan.limits, submission_seconds=seconds).to_env(),
+    limits = replace(plan.limits, submission_seconds=seconds)
+    env = _pytest_env(LLMLAB_SUBMISSION=str(package), LLMLAB_RECORD=str(record), LLMLAB_LIMITS=limits.to_env(),
                       LLMLAB_SANDBOX=plan.sandbox, LLMLAB_SANDBOX_LOG=str(scratch / "sandbox-output.log"),
                       LLMLAB_SCRATCH=str(scratch))     # where its reference overlay goes (grading/overlay.py)
     command = [sys.executable, "-m", "pytest", *nodeids, "-p", "grading.record", "-p", "no:cacheprovider",

@@ -274,7 +274,7 @@ def test_full_interpreter_path_and_names_of_the_graders_own_files(release, tmp_p
     assert results(out, "blank")["_data"]["extra_data"]["sandbox"] == backend()
     assert sorted(p.name for p in out.iterdir()) == ["blank", "grades.csv", "logs", "nbgrader"]
     assert not (out / "logs" / "feedback.html").exists() and not (out / "nbgrader" / "results.json").exists()
-    assert list(tmp_path.glob("llmlab-*")) == []    # no reference copy (solutions!) left by the trusted runs
+    assert list(tmp_path.glob("llmlab-reference-*")) == []    # no copy of the solutions left by the trusted runs
 
 
 @pytest.mark.parametrize("interrupt", [signal.SIGINT, signal.SIGTERM])

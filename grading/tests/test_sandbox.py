@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from grading.overlay import build_overlay
-from grading.sandbox import (ROOT, SANDBOX_DID_NOT_START, Limits, Sandbox, SubmissionError, TimeLimit, backend,
+from grading.sandbox import (ROOT, SANDBOX_DID_NOT_START, Limits, Sandbox, SubmissionError, TimeLimit,
                              readable_by_students, sandbox_summary)
 from grading.submission import Submission, build_package
 from grading.tests.builders import require_bwrap
