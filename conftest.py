@@ -2,9 +2,8 @@
 unless LLMLAB_TARGET=student (the committed stubs, as students receive them)."""
 import os
 import sys
-import tempfile
 
-from grading.overlay import build_overlay
+from grading.overlay import temporary_overlay
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # Parallel test workers share the cores: one thread each (for the subprocesses and kernels they start
@@ -13,7 +12,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 
 if os.environ.get("LLMLAB_TARGET", "reference") == "reference":
     assert "llmlab" not in sys.modules, "llmlab was imported before the reference overlay was set up"
-    _overlay = str(build_overlay(tempfile.mkdtemp(prefix="llmlab-reference-")))
+    _overlay = str(temporary_overlay())
     sys.path.insert(0, _overlay)
     import llmlab  # noqa: E402 - bind the name now: pytest later puts the repository root first on sys.path
 

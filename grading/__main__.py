@@ -35,9 +35,13 @@ def cmd_autograde(args):
     if args.sandbox:
         import os
         os.environ["LLMLAB_SANDBOX"] = args.sandbox
-    rows = autograde(args.submissions, args.out, jobs=args.jobs, force=args.force, tasks=args.task or None,
-                     notebooks=None if args.no_notebooks else Path(args.notebooks or SOURCE), limits=limits)
-    print(f"graded {len(rows)} submissions: {Path(args.out) / 'grades.csv'}")
+    try:
+        rows = autograde(args.submissions, args.out, jobs=args.jobs, force=args.force, tasks=args.task or None,
+                         notebooks=None if args.no_notebooks else Path(args.notebooks or SOURCE), limits=limits)
+    except RuntimeError as e:       # no safe sandbox here, or the hidden tests do not collect
+        sys.exit(f"error: {e}")
+    from grading.sandbox import sandbox_summary
+    print(f"graded {len(rows)} submissions, {sandbox_summary()}: {Path(args.out) / 'grades.csv'}")
 
 
 def main(argv=None):
@@ -62,7 +66,7 @@ def main(argv=None):
     d = Limits()
     grade.add_argument("--call-timeout", type=float, default=d.call_seconds, help="seconds per call of student code")
     grade.add_argument("--submission-timeout", type=float, default=d.submission_seconds,
-                       help="seconds for all hidden tests of a submission (and again for its notebooks)")
+                       help="seconds for all of a submission's grading (hidden tests and notebooks)")
     grade.add_argument("--cell-timeout", type=float, default=d.cell_seconds, help="seconds per notebook cell")
     grade.add_argument("--cpu-seconds", type=int, default=d.cpu_seconds, help="CPU seconds per sandboxed process")
     grade.add_argument("--memory-mb", type=int, default=d.memory_mb, help="address space per sandboxed process")

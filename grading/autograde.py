@@ -3,20 +3,24 @@
 Per submission (`grade_submission`, which any concurrent.futures executor can run):
 1. read it (grading/submission.py): a folder or a zip, checked; the package that will run is the grader's
    release llmlab/ with the student's exercise modules laid over it;
-2. hidden tests: a trusted pytest process runs grading/hidden/ with LLMLAB_SUBMISSION set, so that every
-   scenario runs in the submission's sandbox; grading/record.py writes each test's outcome and public message;
-3. notebooks (grading/notebooks.py): nbgrader-style autograding, executed in the sandbox;
+2. hidden tests: a trusted pytest process (memory-limited) runs grading/hidden/ with LLMLAB_SUBMISSION set, so
+   that every scenario runs in the submission's sandbox; grading/record.py writes each test's outcome and
+   public message;
+3. notebooks (grading/notebooks.py): nbgrader-style autograding, executed in the sandbox, with what is left of
+   the submission's time budget (Limits.submission_seconds covers 2 and 3); the formgrader's copies sanitised;
 4. scores: a task's score is its points (llmlab/tasks.py) × the fraction of its hidden tests passed, rounded to
    2 decimals; halved when its notebook check cell failed, is missing or was edited. Sandbox results can only
    lower a score: the hidden tests compare in the trusted process.
 The main process writes OUT_DIR/<student>/{results.json, feedback.html} (for the student), OUT_DIR/grades.csv,
-the nbgrader gradebook OUT_DIR/nbgrader/gradebook.db, and instructor-only logs under OUT_DIR/logs/.
+the nbgrader gradebook OUT_DIR/nbgrader/gradebook.db, and instructor-only logs under OUT_DIR/logs/; every one
+of them says which sandbox graded (or why there was none).
 """
 import csv
 import datetime
 import hashlib
 import json
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -26,13 +30,14 @@ import time
 import traceback
 import warnings
 from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from grading import feedback
 from grading.notebooks import (ASSIGNMENT, SOURCE, Course, grade_notebooks, gradebook_url, load_course,
                               prepare_course, source_notebooks)
-from grading.sandbox import FALLBACK_NOTE, ROOT, SANDBOX_DID_NOT_START, Limits, backend
+from grading.sandbox import (FALLBACK_NOTE, ROOT, SANDBOX_DID_NOT_START, Limits, backend, no_sandbox_reason,
+                             readable_by_students, sandbox_summary)
 from grading.submission import SubmissionProblem, build_package, find_submissions, read_submission
 from llmlab.tasks import BY_ID, MAX_POINTS, TASK_IDS, TASKS
 
@@ -48,6 +53,7 @@ class Plan:
     limits: Limits = field(default_factory=Limits)
     course: Course | None = None
     sandbox: str = "bwrap"
+    no_sandbox: str | None = None                       # why there is no sandbox (sandbox "none")
     skipped_tasks: dict = field(default_factory=dict)   # task ID -> why it is not graded
 
 
@@ -69,7 +75,8 @@ def inventory(tasks=None) -> dict:
         record = Path(tmp) / "collected.json"
         result = subprocess.run([sys.executable, "-m", "pytest", str(HIDDEN), "--collect-only", "-q",
                                  "-p", "grading.record", "-p", "no:cacheprovider"],
-                                cwd=ROOT, env=_pytest_env(LLMLAB_RECORD=str(record)), capture_output=True, text=True)
+                                cwd=ROOT, env=_pytest_env(LLMLAB_RECORD=str(record), LLMLAB_SCRATCH=tmp),
+                                capture_output=True, text=True)
         collected = json.loads(record.read_text()) if record.exists() else None
     if result.returncode not in (0, 5) or collected is None or collected["errors"]:
         errors = "\n".join(e["error"] for e in (collected or {}).get("errors", []))
@@ -82,20 +89,25 @@ def inventory(tasks=None) -> dict:
     return {t: ids for t, ids in found.items() if tasks is None or t in tasks}
 
 
-def run_hidden_tests(package: Path, plan: Plan, scratch: Path, logs: Path) -> list:
-    """The records (grading/record.py) of the plan's hidden tests run against `package` in the sandbox."""
+def run_hidden_tests(package: Path, plan: Plan, scratch: Path, logs: Path, seconds: float) -> list:
+    """The records (grading/record.py) of the plan's hidden tests run against `package` in the sandbox, all
+    calls of student code together within `seconds`."""
     nodeids = [n for ids in plan.tests.values() for n in ids]
     if not nodeids:
         return []
     record, output = scratch / "hidden-tests.json", scratch / "hidden-tests.txt"
-    env = _pytest_env(LLMLAB_SUBMISSION=str(package), LLMLAB_RECORD=str(record), LLMLAB_LIMITS=plan.limits.to_env(),
-                      LLMLAB_SANDBOX=plan.sandbox, LLMLAB_SANDBOX_LOG=str(scratch / "sandbox-output.log"))
+    limits = replace(plan.limits, submission_seconds=seconds)
+    env = _pytest_env(LLMLAB_SUBMISSION=str(package), LLMLAB_RECORD=str(record), LLMLAB_LIMITS=limits.to_env(),
+                      LLMLAB_SANDBOX=plan.sandbox, LLMLAB_SANDBOX_LOG=str(scratch / "sandbox-output.log"),
+                      LLMLAB_SCRATCH=str(scratch))     # where its reference overlay goes (grading/overlay.py)
     command = [sys.executable, "-m", "pytest", *nodeids, "-p", "grading.record", "-p", "no:cacheprovider",
                "-q", "--no-header", "--tb=short", "-o", "addopts="]
-    timeout = plan.limits.submission_seconds + plan.limits.start_seconds + 120
+    timeout = seconds + plan.limits.start_seconds + 120
     with open(output, "wb") as out:
+        memory = plan.limits.trusted_memory_mb << 20      # what it reads from the sandbox cannot exhaust the grader
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+                                   start_new_session=True,
+                                   preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (memory, memory)))
         try:
             process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -124,7 +136,7 @@ def grade_submission(student_id: str, path, plan: Plan) -> dict:
     plan.out; the caller writes the student's files, the gradebook and the grade sheet."""
     started = time.monotonic()
     out, logs = Path(plan.out), Path(plan.out) / "logs" / student_id
-    notes = [FALLBACK_NOTE] if plan.sandbox == "none" else []
+    notes = [FALLBACK_NOTE.format(reason=plan.no_sandbox)] if plan.sandbox == "none" else []
     with tempfile.TemporaryDirectory(prefix="llmlab-grade-") as scratch:
         scratch = Path(scratch)
         try:
@@ -133,10 +145,12 @@ def grade_submission(student_id: str, path, plan: Plan) -> dict:
             return _result(student_id, plan, notes + [str(e)], [], None, started, problem=str(e))
         notes += submission.notes
         package = build_package(submission, scratch / "package")
-        records = run_hidden_tests(package, plan, scratch, logs)
+        budget = started + plan.limits.submission_seconds     # for hidden tests and notebooks together
+        records = run_hidden_tests(package, plan, scratch, logs, budget - time.monotonic())
         notebooks = None
         if plan.course is not None:
-            notebooks = grade_notebooks(plan.course, submission.notebooks, package, scratch, plan.limits,
+            limits = replace(plan.limits, submission_seconds=max(0.0, budget - time.monotonic()))
+            notebooks = grade_notebooks(plan.course, submission.notebooks, package, scratch, limits,
                                         scratch / "notebooks-output.log")
             _keep_log(scratch / "notebooks-output.log", logs / "notebooks-output.log")
             notes += notebooks.notes
@@ -145,14 +159,30 @@ def grade_submission(student_id: str, path, plan: Plan) -> dict:
 
 
 def _save_notebooks(course: Path, student_id: str, submitted: dict, executed: dict):
-    """nbgrader's folders, for the formgrader: submitted/ (as handed in) and autograded/ (as executed)."""
-    for kind, files in (("submitted", submitted), ("autograded", {f"{k}.ipynb": v for k, v in executed.items()})):
+    """nbgrader's folders, for the formgrader: submitted/ (as handed in) and autograded/ (as executed, without
+    anything a browser would run: the formgrader shows these as HTML)."""
+    autograded = {f"{k}.ipynb": _sanitised(v) for k, v in executed.items()}
+    for kind, files in (("submitted", submitted), ("autograded", autograded)):
         folder = course / kind / student_id / ASSIGNMENT
         if folder.exists():
             shutil.rmtree(folder)
         folder.mkdir(parents=True)
         for name, data in files.items():
             (folder / name).write_bytes(data if isinstance(data, bytes) else data.encode("utf-8"))
+
+
+def _sanitised(notebook: str) -> str:
+    """The notebook with its HTML (outputs, markdown and raw cells) cleaned by bleach, outputs that only a
+    browser runs (Javascript, SVG, widgets) removed, and no widget state; an empty notebook if it is invalid."""
+    import nbformat
+    from nbconvert.preprocessors.sanitize import SanitizeHTML
+    try:
+        data = nbformat.reads(notebook, as_version=4)
+    except Exception:  # noqa: BLE001 - made in the sandbox: anything may come back
+        return nbformat.writes(nbformat.v4.new_notebook())
+    data.metadata.pop("widgets", None)
+    SanitizeHTML().preprocess(data, {})
+    return nbformat.writes(data)
 
 
 def _result(student_id, plan: Plan, notes, records, notebooks, started, problem=None) -> dict:
@@ -218,8 +248,13 @@ def autograde(submissions, out, *, jobs: int = 1, executor: Executor | None = No
     thread pool of `jobs` workers (each submission's work happens in its own processes). tasks: grade only
     these task IDs. notebooks: the nbgrader source notebooks (None: do not grade notebooks)."""
     out = Path(out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    plan = Plan(out=str(out), tests=inventory(tasks), limits=limits or Limits(), sandbox=backend())
+    out.mkdir(mode=0o700, parents=True, exist_ok=True)      # logs hold hidden test output: the instructor's only
+    plan = Plan(out=str(out), tests=inventory(tasks), limits=limits or Limits(), sandbox=backend(),
+                no_sandbox=no_sandbox_reason())
+    exposed = readable_by_students([Path(submissions).resolve(), out]) if plan.sandbox == "none" else []
+    if exposed:
+        raise RuntimeError(f"refusing to grade without a sandbox ({plan.no_sandbox}): an unprivileged user "
+                           f"could read {', '.join(exposed)} (chmod o-rwx them, or use bubblewrap)")
     for task in TASK_IDS:
         if task not in plan.tests:
             plan.skipped_tasks[task] = ("not graded in this run" if tasks is not None and task not in tasks
@@ -246,8 +281,11 @@ def autograde(submissions, out, *, jobs: int = 1, executor: Executor | None = No
             except Exception as e:  # noqa: BLE001 - one submission must never stop the batch
                 traceback.print_exc()
                 result = _crashed(student, plan, f"{type(e).__name__}: {e}")
-            feedback.write(result, out / student)
-            _record_in_gradebook(out / "nbgrader", result)
+            try:
+                feedback.write(result, out / student)
+                _record_in_gradebook(out / "nbgrader", result)
+            except Exception:  # noqa: BLE001 - nor keep the others' results from being written
+                traceback.print_exc()
             bar.update(1)
         bar.close()
     finally:
@@ -255,7 +293,15 @@ def autograde(submissions, out, *, jobs: int = 1, executor: Executor | None = No
             executor.shutdown()
     rows = [_row(s, out / s / "results.json") for s, _ in entries]
     _write_sheet(out / "grades.csv", rows)
+    _log(out, f"graded {len(todo)} of {len(entries)} submissions, {sandbox_summary()}")
     return rows
+
+
+def _log(out: Path, line: str):
+    """One line in the instructor's log of every run, OUT_DIR/logs/autograde.log."""
+    (out / "logs").mkdir(exist_ok=True)
+    with open(out / "logs" / "autograde.log", "a", encoding="utf-8") as f:
+        f.write(f"{datetime.datetime.now().isoformat(timespec='seconds')} {line}\n")
 
 
 def _needs_grading(results: Path) -> bool:
@@ -272,16 +318,20 @@ def _progress(total: int, done: int, show: bool):
 
 
 def _row(student: str, results: Path) -> dict:
-    data = json.loads(results.read_text(encoding="utf-8"))
+    try:
+        data = json.loads(results.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        print(f"warning: {student} has no readable {results} ({e}): 0 points in grades.csv", file=sys.stderr)
+        return {"student_id": student, **dict.fromkeys(TASK_IDS, 0), "total": 0, "max": MAX_POINTS, "sandbox": ""}
     row = {"student_id": student}
     row.update({task: data["extra_data"]["tasks"].get(task, 0) for task in TASK_IDS})
-    row.update(total=data["score"], max=data["extra_data"]["max"])
+    row.update(total=data["score"], max=data["extra_data"]["max"], sandbox=data["extra_data"].get("sandbox", ""))
     return row
 
 
 def _write_sheet(path: Path, rows: list):
     with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=["student_id", *TASK_IDS, "total", "max"])
+        writer = csv.DictWriter(f, fieldnames=["student_id", *TASK_IDS, "total", "max", "sandbox"])
         writer.writeheader()
         writer.writerows(rows)
 

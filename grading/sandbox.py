@@ -31,6 +31,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from grading import worker as protocol
+from llmlab.tasks import EXERCISE_MODULES
 from tests import adapters
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,17 +43,20 @@ HARNESS = ["grading/worker.py", "grading/nbrun.py", "tests/adapters.py", "gradin
 SCENARIO_MODULES = ["tests.adapters", "grading.doubles"]
 
 INSIDE_PACKAGE, INSIDE_HARNESS = "/sandbox/pkg", "/sandbox/harness"
+MAX_ERROR_REPLY = 64 << 10       # bytes of a reply that reports an exception
+MAX_STRUCTURE = 4 << 20          # bytes of a result's JSON structure, and of its safetensors header
 UID_BASE = 2_100_000        # a root grader runs each live sandbox as its own unprivileged uid: UID_BASE + slot
 UID_SLOTS = 512
 FALLBACK_WARNING = """
 !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
 !! WARNING: student code runs WITHOUT a sandbox ({reason}).
-!! It runs as a plain subprocess with resource limits only: it can read and write whatever this user can and
-!! reach the network. Install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap) to grade safely.
+!! It runs as a plain subprocess of an unprivileged user, with resource limits only: it can read whatever
+!! files all users may read and reach the network, loopback included. Install bubblewrap (Debian/Ubuntu:
+!! apt-get install bubblewrap) to grade safely.
 !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
 """
 SANDBOX_DID_NOT_START = "the sandbox did not start"     # a grading problem: no student code has run yet
-FALLBACK_NOTE = "graded WITHOUT a sandbox (bubblewrap unavailable on the grading machine): resource limits only"
+FALLBACK_NOTE = "graded WITHOUT a sandbox ({reason}): as an unprivileged user with resource limits only"
 
 
 class SubmissionError(Exception):
@@ -74,7 +78,7 @@ class TimeLimit(SubmissionError):
 class Limits:
     """Resource limits of the sandbox; every one can be changed on the command line (see grading/README.md)."""
     call_seconds: float = 60            # wall time of one scenario call (a hidden test makes one or a few)
-    submission_seconds: float = 900     # wall time of all hidden tests of a submission; again for its notebooks
+    submission_seconds: float = 900     # wall time of all of a submission's grading: hidden tests and notebooks
     cell_seconds: float = 300           # wall time of one notebook cell
     cpu_seconds: int = 900              # CPU time of one sandboxed process
     memory_mb: int = 4096               # address space of one sandboxed process
@@ -83,6 +87,7 @@ class Limits:
     tmp_mb: int = 256                   # the private, writable /tmp
     reply_mb: int = 256                 # one result sent back from the sandbox
     start_seconds: float = 120          # starting the worker (importing torch) before any student code runs
+    trusted_memory_mb: int = 4096       # address space of the trusted process that runs the hidden tests
 
     def to_env(self) -> str:
         return json.dumps(asdict(self))
@@ -94,37 +99,109 @@ class Limits:
 
 # ---- which sandbox ------------------------------------------------------------------------------------------
 
-@functools.cache
 def backend() -> str:
     """"bwrap", or "none" (a plain subprocess) when bwrap is missing or cannot start here; LLMLAB_SANDBOX=
     auto|bwrap|none chooses (bwrap: fail instead of falling back). Warns loudly, once per process, on "none"."""
+    return _choice()[0]
+
+
+def no_sandbox_reason() -> str | None:
+    """Why student code runs without bwrap, or None when it runs in bwrap."""
+    return _choice()[1]
+
+
+def sandbox_summary() -> str:
+    """How student code runs, for the instructor's summary and log."""
+    reason = no_sandbox_reason()
+    how = f"WITHOUT a sandbox ({reason})" if reason else "in the bwrap sandbox"
+    if os.geteuid() == 0 and _cgroup_folder("memory") is not None:
+        return how + ", memory limited per sandbox (cgroup)"
+    return how + ", memory limited per process only (no memory cgroup can be made here)"
+
+
+@functools.cache
+def _choice() -> tuple[str, str | None]:
     choice = os.environ.get("LLMLAB_SANDBOX", "auto")
     if choice not in ("auto", "bwrap", "none"):
         raise ValueError(f"LLMLAB_SANDBOX must be auto, bwrap or none, got {choice!r}")
-    reason = "LLMLAB_SANDBOX=none"
+    reason = "the grader chose --sandbox none (LLMLAB_SANDBOX=none)"
     if choice != "none":
         reason = _bwrap_problem()
         if reason is None:
-            return "bwrap"
+            return "bwrap", None
         if choice == "bwrap":
             raise RuntimeError(f"LLMLAB_SANDBOX=bwrap, but bwrap cannot run here: {reason}")
+    problem = _fallback_problem()
+    if problem:
+        raise RuntimeError(f"refusing to run student code without a sandbox ({reason}): {problem}")
     print(FALLBACK_WARNING.format(reason=reason), file=sys.stderr, flush=True)
-    return "none"
+    return "none", reason
+
+
+def _fallback_problem() -> str | None:
+    """Why student code cannot run here without bwrap, or None. It must run as an unprivileged uid (so the
+    grader must be root) that can use the Python installation but read nothing of solutions/ and grading/."""
+    if os.geteuid() != 0:
+        return ("the grader is not root, so it would run as the grader's own user: run the grader as root (it then "
+                "gives student code its own unprivileged user) or install bubblewrap")
+    blocked = [p for p in [sys.executable, *_python_dirs()] if not can_access_as_student(p)]
+    if blocked:
+        return (f"an unprivileged user cannot use the Python installation at {', '.join(blocked)} (make it "
+                f"readable by all: chmod -R o+rX; or use bubblewrap)")
+    exposed = readable_by_students([ROOT / "solutions", ROOT / "grading"])
+    if exposed:
+        return f"an unprivileged user could read {', '.join(exposed)} (chmod o-rwx them, or use bubblewrap)"
+    return None
+
+
+def readable_by_students(paths) -> list[str]:
+    """Those of `paths` that an unprivileged uid could read without bwrap (needs root to find out)."""
+    return [str(p) for p in paths if os.path.exists(p) and can_access_as_student(p)]
+
+
+def can_access_as_student(path) -> bool:
+    """Whether an unprivileged uid can read (or, a folder, enter) `path`: asked by a child process with that uid."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setgroups([])
+            os.setgid(UID_BASE + UID_SLOTS)     # a uid no sandbox uses
+            os.setuid(UID_BASE + UID_SLOTS)
+            os.write(write, b"y" if os.access(path, os.R_OK) or os.access(path, os.X_OK) else b"n")
+        finally:
+            os._exit(0)
+    os.close(write)
+    answer = os.read(read, 1)
+    os.close(read)
+    os.waitpid(pid, 0)
+    return answer == b"y"
 
 
 def _bwrap_problem() -> str | None:
+    """Why bwrap cannot be used here (missing, or no namespaces for it), or None. When bwrap itself starts but
+    the sandbox's own command line fails, that is a bug to fix, never a reason to grade without a sandbox."""
     if shutil.which("bwrap") is None:
         return "bwrap is not installed"
+    bare = _try(["bwrap", "--unshare-all" if os.geteuid() else "--unshare-pid", "--ro-bind", "/", "/", "--",
+                 "/bin/true"])
+    if bare:
+        return f"bwrap cannot start here: {bare}"
     with tempfile.TemporaryDirectory() as empty:
         os.chmod(empty, 0o755)
-        argv = _bwrap_argv(Path(empty), Path(empty), Limits(), "/tmp") + [sys.executable, "-c", "pass"]
-        try:
-            result = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=_environment(""))
-        except (OSError, subprocess.TimeoutExpired) as e:
-            return f"bwrap failed to start: {e}"
-    if result.returncode != 0:
-        return f"bwrap failed to start: {result.stderr.strip()[:300]}"
+        ours = _try(_bwrap_argv(Path(empty), Path(empty), Limits(), "/tmp") + [sys.executable, "-c", "pass"])
+    if ours:
+        raise RuntimeError(f"bwrap works here, but not with the sandbox's command line: {ours}")
     return None
+
+
+def _try(argv: list[str]) -> str | None:
+    """None when `argv` runs and exits with 0, else what went wrong."""
+    try:
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=_environment(""))
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return str(e)
+    return None if result.returncode == 0 else (result.stderr.strip()[:300] or f"exit code {result.returncode}")
 
 
 def _bwrap_argv(package: Path, harness: Path, limits: Limits, cwd: str) -> list[str]:
@@ -144,21 +221,24 @@ def _bwrap_argv(package: Path, harness: Path, limits: Limits, cwd: str) -> list[
     for name in ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "passwd", "group", "nsswitch.conf",
                  "fonts", "alternatives", "mime.types"):
         argv += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+    # The private /tmp first: the Python installation may live under /tmp too (a venv), and is bound after it.
+    argv += ["--proc", "/proc", "--dev", "/dev",
+             "--perms", "1777", "--size", str(limits.tmp_mb << 20), "--tmpfs", "/tmp"]
     made = {"/", "/usr", "/tmp", "/etc"}
     for prefix in sorted(_python_dirs()):
         argv += _parents(prefix, made) + ["--ro-bind", prefix, prefix]
-    argv += ["--proc", "/proc", "--dev", "/dev",
-             "--perms", "1777", "--size", str(limits.tmp_mb << 20), "--tmpfs", "/tmp",
-             "--perms", "0755", "--dir", "/sandbox",
+    argv += ["--perms", "0755", "--dir", "/sandbox",
              "--ro-bind", str(package), INSIDE_PACKAGE, "--ro-bind", str(harness), INSIDE_HARNESS,
              "--remount-ro", "/", "--chdir", cwd, "--"]
     return argv
 
 
 def _python_dirs() -> set[str]:
-    """The Python installation (and virtual environment) outside /usr, which the sandbox needs to see."""
+    """The Python installation (and virtual environment) outside /usr, and any site-packages folder on sys.path
+    outside them, which the sandbox needs to see (nothing else of sys.path: it holds the repository)."""
+    site = [p for p in sys.path if os.path.basename(p) in ("site-packages", "dist-packages") and os.path.isdir(p)]
     dirs = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix,
-                                          os.path.dirname(os.path.realpath(sys.executable)))}
+                                          os.path.dirname(os.path.realpath(sys.executable)), *site)}
     return {d for d in dirs if not (d + "/").startswith("/usr/")
             and not any(d != o and (d + "/").startswith(o + "/") for o in dirs)}
 
@@ -214,10 +294,12 @@ def _claim_uid() -> tuple[int, int]:
     raise RuntimeError(f"more than {UID_SLOTS} sandboxes at once")
 
 
-def _others_can_reach(path) -> bool:
-    """Whether an unprivileged uid can get to `path` (every folder on the way is o+x)."""
-    path = Path(os.path.realpath(path))
-    return all(not folder.is_dir() or os.stat(folder).st_mode & 0o001 for folder in [path, *path.parents])
+def _give(folder: Path, uid: int):
+    """Make `folder` (and all in it) the property of `uid` alone: mode 0700 on the folder itself."""
+    for base, dirs, files in os.walk(folder):
+        for name in [base, *(os.path.join(base, f) for f in dirs + files)]:
+            os.lchown(name, uid, uid)
+    os.chmod(folder, 0o700)
 
 
 def _environment(pythonpath: str, tmp: str = "/tmp") -> dict:
@@ -232,12 +314,16 @@ def _environment(pythonpath: str, tmp: str = "/tmp") -> dict:
 
 
 class Cgroups:
-    """Best effort, for a root grader where cgroups can be made (v1 hierarchies, or v2 with the controllers
-    delegated): each sandbox gets its own cgroup, so that the CPU is shared fairly between sandboxes rather than
-    between their processes (a fork bomb cannot starve another student's grading) and `pids.max` caps its
-    processes as a whole. Without them, the rlimits stay, and each sandbox's session is its own scheduling
-    autogroup where the kernel has autogroups."""
-    SETTINGS = {"cpu": {}, "pids": {"pids.max": "max_processes"}}
+    """For a root grader where cgroups can be made (v1 hierarchies, or v2 with the controllers delegated):
+    each sandbox gets its own cgroup, so that its memory is limited as a whole (`memory_mb` for all its
+    processes together, not only per process), `pids.max` caps its processes as a whole, and the CPU is shared
+    fairly between sandboxes rather than between their processes (a fork bomb cannot starve another student's
+    grading). Without them, the rlimits stay (per process), and each sandbox's session is its own scheduling
+    autogroup where the kernel has autogroups; `sandbox_summary()` says which."""
+    SETTINGS = {"cpu": {},    # controller -> {file (v1 and v2 names): Limits -> value}; files that exist
+                "pids": {"pids.max": lambda limits: limits.max_processes},
+                "memory": {"memory.limit_in_bytes": lambda limits: limits.memory_mb << 20,
+                           "memory.max": lambda limits: limits.memory_mb << 20}}
 
     def __init__(self, name: str, limits: Limits):
         self.folders = []
@@ -247,8 +333,9 @@ class Cgroups:
                 continue
             try:
                 (folder / name).mkdir(exist_ok=True)
-                for file, limit in settings.items():
-                    (folder / name / file).write_text(str(getattr(limits, limit)))
+                for file, value in settings.items():
+                    if (folder / name / file).exists():
+                        (folder / name / file).write_text(str(value(limits)))
                 self.folders.append(folder / name)
             except OSError:
                 continue
@@ -304,28 +391,31 @@ class Jail:
     sees the package folder and the harness. The working directory defaults to the private /tmp."""
 
     def __init__(self, package, command: list[str], limits: Limits, log, cwd: str | None = None,
-                 pythonpath: str = "{package}"):
+                 pythonpath: str = "{package}", env: dict | None = None):
         self.limits, self.log = limits, Path(log)
         self.kind = backend()
         package, harness = Path(package).resolve(), harness_dir()
         make_readable(package)
         self._uid = self._uid_lock = self._scratch = None
         self.partial = b""
-        if os.geteuid() == 0 and (self.kind == "bwrap" or all(map(_others_can_reach, (
-                sys.executable, sys.prefix, package, harness)))):   # else, without bwrap, it stays root
+        if os.geteuid() == 0:      # always so without bwrap (see _fallback_problem)
             self._uid, self._uid_lock = _claim_uid()
         self._cgroups = Cgroups(f"llmlab-sandbox-{self._uid}", limits) if self._uid is not None else None
         if self.kind == "bwrap":
             paths = {"package": INSIDE_PACKAGE, "harness": INSIDE_HARNESS}
-            workdir = cwd.format(**paths) if cwd else "/tmp"
-            prefix = _bwrap_argv(package, harness, limits, workdir)
-        else:
-            paths = {"package": str(package), "harness": str(harness)}
-            self._scratch = tempfile.mkdtemp(prefix="llmlab-jail-")
-            os.chmod(self._scratch, 0o777)
-            workdir = cwd.format(**paths) if cwd else self._scratch
+            prefix = _bwrap_argv(package, harness, limits, cwd.format(**paths) if cwd else "/tmp")
+            tmp = "/tmp"
+        else:   # the uid's own folder, with its own copies: no other sandbox nor anything of the grader's
+            self._scratch = Path(tempfile.mkdtemp(prefix="llmlab-jail-"))
+            paths = {"package": str(self._scratch / "pkg"), "harness": str(self._scratch / "harness")}
+            shutil.copytree(package, paths["package"])
+            shutil.copytree(harness, paths["harness"])
+            tmp = str(self._scratch / "tmp")
+            os.mkdir(tmp)
+            _give(self._scratch, self._uid)
             prefix = []
-        env = _environment(pythonpath.format(**paths), "/tmp" if prefix else self._scratch)
+        workdir = cwd.format(**paths) if cwd else tmp
+        env = _environment(pythonpath.format(**paths), tmp) | (env or {})
         env["LLMLAB_MAX_PROCESSES"] = str(limits.max_processes)
         if self._uid is not None:
             env["LLMLAB_SANDBOX_UID"] = str(self._uid)
@@ -459,7 +549,9 @@ class Sandbox:
     jail started on first use and restarted after a crash or a time-out.
 
     Every call gets `limits.call_seconds`; all calls together get `limits.submission_seconds`, counted from
-    the creation of the Sandbox; after that every call fails at once."""
+    the creation of the Sandbox; after that every call fails at once. On its first start the worker imports
+    each exercise module once: a module that ends, hangs or crashes the worker when imported is from then on
+    replaced by one that raises ImportError saying why, so that its tests fail at once, not one restart each."""
 
     def __init__(self, target, limits: Limits | None = None, log=None, host=None):
         self.target = Path(target).resolve()
@@ -472,11 +564,34 @@ class Sandbox:
             log = Path(folder) / "student-output.log"
         self.log = Path(log)
         self.jail = None
+        self.unimportable = None        # exercise module -> why importing it ends the worker (after 1st start)
 
     def _start(self):
+        if self.unimportable is None:
+            self.unimportable = {}
+            self._start_worker()
+            self._check_imports()
+        if self.jail is None:
+            self._start_worker()
+
+    def _check_imports(self):
+        for module in EXERCISE_MODULES:
+            try:
+                self._exchange(protocol.IMPORT, (module,), {}, f"the import of llmlab/{module}.py")
+            except NotImplementedError:
+                pass
+            except SubmissionError as e:
+                if time.monotonic() >= self.deadline:
+                    raise
+                if self.jail is None:                   # it ended or hung the worker, not just raised
+                    self.unimportable[module] = str(e)
+                    self._start_worker()
+
+    def _start_worker(self):
         modules = [m for m in SCENARIO_MODULES if (ROOT / (m.replace(".", "/") + ".py")).exists()]
         self.jail = Jail(self.target, [sys.executable, "-s", "{harness}/grading/worker.py", *modules],
-                         self.limits, self.log, pythonpath="{package}" + os.pathsep + "{harness}")
+                         self.limits, self.log, pythonpath="{package}" + os.pathsep + "{harness}",
+                         env={protocol.UNIMPORTABLE: json.dumps(self.unimportable)})
         try:
             ready = self.jail.receive(time.monotonic() + self.limits.start_seconds)
         except TimeoutError:
@@ -499,60 +614,84 @@ class Sandbox:
             return "no output"
 
     def call(self, name, args=(), kwargs=None):
-        left = self.deadline - time.monotonic()
-        if left <= 0:
-            raise TimeLimit(f"the time limit of {self.limits.submission_seconds:.0f} s for the whole "
-                            f"submission is used up")
         if self.jail is None or not self.jail.alive():
             self._start()
-        request = adapters.encode((name, tuple(args), dict(kwargs or {})))
+        return self._exchange(name, tuple(args), dict(kwargs or {}), repr(name))
+
+    def _exchange(self, name, args, kwargs, what: str):
+        """Send one request to the running worker and return its decoded result; `what` names it in errors."""
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            self.close()
+            raise TimeLimit(f"the time limit of {self.limits.submission_seconds:.0f} s for the whole "
+                            f"submission is used up")
+        request = adapters.encode((name, args, kwargs))
         per_call = min(self.limits.call_seconds, left)
         deadline = time.monotonic() + per_call
         try:
             self.jail.send(request, deadline)
             while (reply := self.jail.receive(deadline))[:1] == protocol.HOST:
-                self.jail.send(self._answer_host(reply[1:]), deadline)
+                self.jail.send(self._answer_host(reply), deadline)
         except TimeoutError:
             self.close()
-            raise TimeLimit(f"time limit of {per_call:.0f} s exceeded in {name!r}") from None
+            raise TimeLimit(f"time limit of {per_call:.0f} s exceeded in {what}") from None
         except (BrokenPipeError, EOFError, OSError):
             reason = self.jail.death()
             self.close()
-            raise SubmissionError(f"the submission's process ended during {name!r}: {reason}") from None
+            raise SubmissionError(f"the submission's process ended during {what}: {reason}") from None
         except SubmissionError:
             self.close()
             raise
-        return self._result(name, reply)
+        return self._result(what, reply)
 
-    def _answer_host(self, request: bytes) -> bytes:
+    def _answer_host(self, frame: bytes) -> bytes:
+        """The answer to a HOST frame (b"H" + a request for an object the trusted process serves)."""
         if self.host is None:
             return b"E" + adapters.encode(["RuntimeError", "nothing is served to this sandbox"])
+        if _too_large(frame):
+            return b"E" + adapters.encode(["ValueError", "request too large"])
         try:
-            return self.host(request)
+            return self.host(frame[1:])
         except Exception:  # noqa: BLE001 - a malformed request from the sandbox
             return b"E" + adapters.encode(["ValueError", "malformed request"])
 
     def _result(self, name, reply: bytes):
-        status = reply[:1]
+        status, too_large = reply[:1], _too_large(reply)
+        if too_large:
+            self.close()
+            raise SubmissionError(f"the sandbox sent back {too_large} for {name}")
         try:
             body = adapters.decode(reply[1:])
         except Exception:  # noqa: BLE001 - whatever came back is not a well-formed result
             self.close()
-            raise SubmissionError(f"the sandbox sent back a malformed reply for {name!r}") from None
+            raise SubmissionError(f"the sandbox sent back a malformed reply for {name}") from None
         if status == b"R":
             return body
         if status == b"E" and isinstance(body, list) and len(body) == 2 and all(type(x) is str for x in body):
-            kind, message = body
+            kind, message = body[0][:protocol.NAME_CHARS], body[1][:protocol.MESSAGE_CHARS]
             if kind == "NotImplementedError":
                 raise NotImplementedError(message)
             raise SubmissionError(explain(kind, message, self.limits), kind=kind)
         self.close()
-        raise SubmissionError(f"the sandbox sent back a malformed reply for {name!r}")
+        raise SubmissionError(f"the sandbox sent back a malformed reply for {name}")
 
     def close(self):
         if self.jail is not None:
             self.jail.close()
         self.jail = None
+
+
+def _too_large(reply: bytes) -> str | None:
+    """Checked before a reply is parsed: an error report is small, and so are the parts of a result that cost
+    memory per byte when parsed (its JSON structure, its safetensors header). The tensor data itself is bounded
+    by Limits.reply_mb and costs about its size."""
+    if reply[:1] == b"E" and len(reply) > MAX_ERROR_REPLY:
+        return f"an error report larger than {MAX_ERROR_REPLY >> 10} KiB"
+    structure = int.from_bytes(reply[1:9], "little")
+    header = int.from_bytes(reply[9 + structure:17 + structure], "little")
+    if structure > MAX_STRUCTURE or header > MAX_STRUCTURE:
+        return f"a result whose structure is larger than {MAX_STRUCTURE >> 20} MiB"
+    return None
 
 
 def explain(kind: str, message: str, limits: Limits) -> str:

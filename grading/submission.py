@@ -22,6 +22,8 @@ MAX_FILES = 5000                 # in one zip
 MAX_UNPACKED = 512 << 20         # bytes, all files of one zip
 MAX_MODULE = 1 << 20             # bytes, one exercise module
 MAX_NOTEBOOK = 64 << 20          # bytes, one notebook (outputs included)
+# What the grader writes into OUT_DIR besides one folder per student (compared without case and ".zip")
+RESERVED = {"grades.csv", "logs", "nbgrader"}
 
 
 class SubmissionProblem(Exception):
@@ -36,22 +38,25 @@ class Submission:
 
 
 def find_submissions(folder) -> tuple[list[tuple[str, Path]], list[str]]:
-    """([(student_id, path)], warnings) for the entries of a submissions folder, sorted by student ID."""
+    """([(student_id, path)], warnings) for the entries of a submissions folder, sorted by student ID. Every
+    entry that is not graded gets a warning."""
     found, warnings = {}, []
     for entry in sorted(Path(folder).iterdir()):
-        if entry.name.startswith(".") or entry.name == "__MACOSX":
-            continue
         student = entry.stem if entry.suffix.lower() == ".zip" else entry.name
-        if entry.is_file() and entry.suffix.lower() != ".zip":
+        if entry.name.startswith(".") or entry.name == "__MACOSX":
+            warnings.append(f"{entry.name}: ignored (a hidden or system entry)")
+        elif entry.is_file() and entry.suffix.lower() != ".zip":
             warnings.append(f"{entry.name}: ignored (neither a folder nor a .zip)")
         elif not STUDENT_ID.match(student):
             warnings.append(f"{entry.name}: ignored ({student!r} is not a valid student ID: letters, digits, _ . -)")
-        elif student in found:
+        elif student.lower().removesuffix(".zip") in RESERVED:
+            warnings.append(f"{entry.name}: ignored ({student!r} is the name of one of the grader's own outputs)")
+        elif student.lower() in found:
             warnings.append(f"{entry.name}: ignored (a second submission of {student}; "
-                            f"{found[student].name} is graded)")
+                            f"{found[student.lower()][1].name} is graded)")
         else:
-            found[student] = entry
-    return sorted(found.items()), warnings
+            found[student.lower()] = (student, entry)    # IDs that differ in case only would share a folder
+    return sorted(found.values()), warnings
 
 
 def read_submission(path, scratch) -> Submission:

@@ -12,14 +12,19 @@ runs, it may send HOST frames (b"H" + a request for an object the trusted proces
 each is answered by one frame before the scenario goes on.
 """
 import importlib
+import json
 import os
 import resource
 import struct
 import sys
 import traceback
+import types
 
 READY = b"ready"
 HOST = b"H"   # a frame that asks the trusted process, in the middle of a scenario, instead of replying
+IMPORT = "__import__"                       # a request of the harness itself: import llmlab.<module>
+UNIMPORTABLE = "LLMLAB_UNIMPORTABLE"        # environment: JSON {exercise module: why importing it fails}
+NAME_CHARS, MESSAGE_CHARS = 100, 2000     # of an exception's type name and message sent back (cut again outside)
 
 
 def read_frame(stream) -> bytes | None:
@@ -53,11 +58,24 @@ def enter_sandbox():
         resource.setrlimit(resource.RLIMIT_NPROC, (int(nproc), int(nproc)))
 
 
+class Unimportable(types.ModuleType):
+    """Stands in for an exercise module whose import ended or hung an earlier worker: every use raises."""
+
+    def __init__(self, name: str, reason: str):
+        super().__init__(name)
+        self.reason = reason
+
+    def __getattr__(self, attribute):
+        if attribute.startswith("__"):      # what tools probe for (inspect asks every module for __file__)
+            raise AttributeError(attribute)
+        raise ImportError(f"{self.__name__.replace('.', '/')}.py could not be imported: {self.reason}")
+
+
 def _describe(e: BaseException) -> str:
     """The exception's message; its traceback goes to the log (which may be full, or the exception may not
     even print: student code)."""
     try:
-        message = str(e)[:2000]
+        message = str(e)[:MESSAGE_CHARS]
     except BaseException:  # noqa: BLE001
         message = "(the exception could not be printed)"
     try:
@@ -83,6 +101,13 @@ def main(scenario_modules):
     os.dup2(2, 1)                                   # everything the student prints goes to the log (stderr)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
+    unimportable = json.loads(os.environ.pop(UNIMPORTABLE, None) or "{}")
+    for module, reason in unimportable.items():
+        sys.modules[f"llmlab.{module}"] = Unimportable(f"llmlab.{module}", reason)
+    if unimportable:                                # `import llmlab.<module>` looks for the attribute too
+        package = importlib.import_module("llmlab")
+        for module in unimportable:
+            setattr(package, module, sys.modules[f"llmlab.{module}"])
     adapters = importlib.import_module(scenario_modules[0])   # tests.adapters
     for name in scenario_modules[1:]:               # more scenarios, e.g. grading.doubles (test doubles)
         module = importlib.import_module(name)
@@ -95,11 +120,14 @@ def main(scenario_modules):
     while (frame := read_frame(requests)) is not None:
         try:
             name, args, kwargs = adapters.decode(frame)
-            reply = b"R" + adapters.encode(adapters.SCENARIOS[name](*args, **kwargs))
+            if name == IMPORT:
+                reply = b"R" + adapters.encode(bool(importlib.import_module(f"llmlab.{args[0]}")))
+            else:
+                reply = b"R" + adapters.encode(adapters.SCENARIOS[name](*args, **kwargs))
         except BaseException as e:  # noqa: BLE001 - every failure of student code is reported back
             if isinstance(e, KeyboardInterrupt):
                 raise
-            reply = b"E" + adapters.encode([type(e).__name__, _describe(e)])
+            reply = b"E" + adapters.encode([type(e).__name__[:NAME_CHARS], _describe(e)])
         if os.getpid() != me:                       # a process the student's code forked came back here
             os._exit(0)
         write_frame(replies, reply)

@@ -4,6 +4,9 @@ implemented", a partial submission exactly the points of what it implements, and
 submission 0 for the affected tasks with a clear reason while the rest of the batch is untouched."""
 import csv
 import json
+import os
+import re
+import signal
 import socket
 import subprocess
 import sys
@@ -16,7 +19,7 @@ import pytest
 from grading.autograde import autograde, inventory
 from grading.notebooks import release_files
 from grading.release import build_release, secret_fragments
-from grading.sandbox import ROOT, Limits, backend
+from grading.sandbox import ROOT, Limits, backend, no_sandbox_reason
 from grading.tests import builders as b
 from llmlab.tasks import BY_ID, MAX_POINTS, TASK_IDS
 
@@ -33,6 +36,7 @@ HOSTILE = {  # fixture -> what its reason must say (None: the score alone is che
     "network": "no network",
     "print_flood": "output limit",
     "fork_bomb": None,
+    "huge_exception": "your code raised EEEE",
 }
 MALFORMED = {"not-a-zip": "not a valid zip file", "traversal": "unsafe path", "no-llmlab": "no llmlab/ folder"}
 MARKER = "FORGED-BY-STUDENT"
@@ -58,7 +62,7 @@ def results(out, student) -> dict:
 
 def sheet(out) -> dict:
     with open(out / "grades.csv", encoding="utf-8") as f:
-        return {row["student_id"]: {k: float(v) for k, v in row.items() if k != "student_id"}
+        return {row["student_id"]: {k: float(v) for k, v in row.items() if k not in ("student_id", "sandbox")}
                 for row in csv.DictReader(f)}
 
 
@@ -125,6 +129,8 @@ def test_notebooks_and_gradebook(release, graded, tmp_path):
         b.edit_grade_cell(released, task, "pass"), "intro", "# my own title")})
     b.submission(release, subs / "nb-failing", reference | {BY_ID[task].module: b.attacked(
         BY_ID[task].module, "undocumented")}, {name: released})
+    injection = json.loads((b.FIXTURES / "script_injection.json").read_text(encoding="utf-8"))["cells"]
+    b.submission(release, subs / "nb-script", reference, {name: _with_cells(released, injection)})
     submitted = []
 
     class CountingExecutor(ProcessPoolExecutor):  # any concurrent.futures executor will do: what it runs
@@ -138,7 +144,7 @@ def test_notebooks_and_gradebook(release, graded, tmp_path):
     assert sorted(submitted) == sorted(p.name for p in subs.iterdir())
     scores = sheet(out)
     points = BY_ID[task].points
-    assert scores["reference"]["total"] == points
+    assert scores["reference"]["total"] == scores["nb-script"]["total"] == points
     for student, reason in [("nb-invalid", "not a valid notebook"), ("nb-deleted", "was deleted"),
                             ("nb-edited", "was edited"), ("nb-failing", "failed (AssertionError)")]:
         got = results(out, student)[task]
@@ -160,6 +166,11 @@ def test_notebooks_and_gradebook(release, graded, tmp_path):
     executed = out / "nbgrader" / "autograded" / "reference" / "lecture11" / name
     assert "### BEGIN HIDDEN TESTS" in executed.read_text()   # instructors see the restored hidden tests...
     assert_no_secrets(out, extra=[f"assert exercise.{BY_ID[task].names[0]}.__doc__"])  # ...students never
+    autograded = json.loads((out / "nbgrader" / "autograded" / "nb-script" / "lecture11" / name).read_text())
+    shown = json.dumps([c["outputs"] if c["cell_type"] == "code" else c["source"] for c in autograded["cells"]])
+    assert "&lt;script&gt;document.title" in shown and "<b>shown</b>" in shown   # it ran, and was cleaned
+    for script in ("<script", "<img", "application/javascript", "image/svg+xml"):   # code is shown escaped
+        assert script not in shown, script
 
     # a second run grades nobody again (unless --force) and writes the same sheet
     before = (out / "grades.csv").read_text()
@@ -171,8 +182,8 @@ def test_notebooks_and_gradebook(release, graded, tmp_path):
 
 # ---- a batch of hostile and broken submissions, from the command line -------------------------------------
 
-@pytest.mark.skipif(backend() != "bwrap", reason="hostile fixtures must not run outside the bwrap sandbox")
 def test_batch_of_hostile_and_broken_submissions(release, graded, tmp_path):
+    b.require_bwrap()
     module, other = b.choose_modules(graded)
     tasks = [t for t in graded if BY_ID[t].module == module] + [other]
     listener, heard = _listen()
@@ -219,6 +230,8 @@ def test_batch_of_hostile_and_broken_submissions(release, graded, tmp_path):
         assert scores[student]["total"] == 0
         assert reason in results(out, student)["_data"]["output"], (student, results(out, student)["_data"])
 
+    for path in list(out.glob("*/results.json")) + list(out.glob("*/feedback.html")):
+        assert path.stat().st_size < 256 << 10, f"{path} is {path.stat().st_size} bytes"
     assert heard == [], f"the sandbox reached the network: {heard}"
     assert not escaped.exists() and not list(tmp_path.rglob(escaped.name))
     for path in out.rglob("*"):
@@ -230,6 +243,93 @@ def test_batch_of_hostile_and_broken_submissions(release, graded, tmp_path):
     again = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert again.returncode == 0 and sheet(out) == scores
     print(f"graded {len(scores)} submissions in {seconds:.0f} s with --jobs 2")
+
+
+# ---- the command line by the interpreter's full path; names that would collide with the grader's own files ---
+
+def test_full_interpreter_path_and_names_of_the_graders_own_files(release, tmp_path):
+    """`/path/to/venv/bin/python -m grading autograde` with a PATH that lacks the venv (as cron runs it) grades,
+    with notebooks (nbgrader runs `alembic`); submissions named like the grader's outputs are refused, each
+    with a warning, and the others are graded; every output says which sandbox was used."""
+    task, subs, out = "t04_flops", tmp_path / "submissions", tmp_path / "out"
+    b.write_source_notebook(tmp_path / "source", task)
+    b.submission(release, subs / "blank")
+    refused = ["grades.csv.zip", "LOGS", "nbgrader.zip", ".hidden.zip"]
+    for name in refused:
+        b.zipped(b.submission(release, subs / "copy"), subs / name) if name.endswith(".zip") else \
+            b.submission(release, subs / name)
+    env = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/"), "LANG": "C.UTF-8",   # as cron's
+           "TMPDIR": str(tmp_path)}
+    run = subprocess.run([sys.executable, "-m", "grading", "autograde", str(subs), "--out", str(out),
+                          "--notebooks", str(tmp_path / "source"), f"--task={task}"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    for name in refused:
+        assert f"warning: {name}: ignored" in run.stderr, name
+    how = f"WITHOUT a sandbox ({no_sandbox_reason()})" if backend() == "none" else "in the bwrap sandbox"
+    assert f"graded 1 submissions, {how}" in run.stdout
+    assert f"graded 1 of 1 submissions, {how}" in (out / "logs" / "autograde.log").read_text()
+    with open(out / "grades.csv", encoding="utf-8") as f:
+        assert [(r["student_id"], r["sandbox"]) for r in csv.DictReader(f)] == [("blank", backend())]
+    assert results(out, "blank")["_data"]["extra_data"]["sandbox"] == backend()
+    assert sorted(p.name for p in out.iterdir()) == ["blank", "grades.csv", "logs", "nbgrader"]
+    assert not (out / "logs" / "feedback.html").exists() and not (out / "nbgrader" / "results.json").exists()
+    assert list(tmp_path.glob("llmlab-reference-*")) == []    # no copy of the solutions left by the trusted runs
+
+
+@pytest.mark.parametrize("interrupt", [signal.SIGINT, signal.SIGTERM])
+def test_reference_copies_are_removed_on_interrupt(tmp_path, interrupt):
+    """A pytest run of this repository, interrupted as soon as its reference overlay exists, removes it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "LLMLAB_"))} | {"TMPDIR": str(tmp_path)}
+    run = subprocess.Popen([sys.executable, "-m", "pytest", "tests/test_flops.py", "-q", "-p", "no:cacheprovider"],
+                           cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while not list(tmp_path.glob("llmlab-reference-*")) and run.poll() is None:
+        time.sleep(0.01)
+    seen = len(list(tmp_path.glob("llmlab-reference-*")))
+    run.send_signal(interrupt)
+    run.wait(timeout=120)
+    assert seen == 1 and list(tmp_path.glob("llmlab-reference-*")) == []
+
+
+# ---- a budget per submission -------------------------------------------------------------------------------
+
+def test_one_submission_cannot_cost_more_than_its_budget(release, graded, tmp_path):
+    """With 4 s per call and 20 s per submission (hidden tests and notebooks together): a submission whose
+    every call stalls just under 4 s runs out of its budget and its notebook does not finish; a module that
+    loops or ends its process at import is imported once, and its tests fail at once with that reason; a
+    memory bomb in every test ends each call at a limit."""
+    b.require_bwrap()
+    module, other = b.choose_modules(graded)
+    tasks = [t for t in graded if BY_ID[t].module == module]
+    b.write_source_notebook(tmp_path / "source", other)
+    name = f"{BY_ID[other].notebook}.ipynb"
+    released = release_files(tmp_path / "source")[name]
+    subs, out, reference = tmp_path / "submissions", tmp_path / "out", b.reference_modules()
+    for fixture in ("sleep_under_limit", "loop_at_import", "os_exit_at_import", "memory_bomb"):
+        b.submission(release, subs / fixture, reference | {module: b.attacked(module, fixture, SECONDS=3.8)},
+                     {name: released})
+    autograde(subs, out, jobs=2, tasks=[*tasks, other], notebooks=tmp_path / "source", progress=False,
+              limits=Limits(call_seconds=4, submission_seconds=20, memory_mb=2048))
+    messages = {}
+    for student in sheet(out):
+        got = results(out, student)
+        assert all(got[t]["score"] == 0 for t in tasks), (student, got)
+        messages[student] = [m for t in tasks for m in got[t]["output"].splitlines() if m.startswith("- ")]
+        print(student, got["_data"]["extra_data"]["seconds"], "s")
+    stalled = results(out, "sleep_under_limit")[other]["output"]    # the tests after the stalled ones
+    assert "the time limit of 20 s for the whole submission is used up" in stalled
+    assert "did not finish running (the time limit for the notebooks ran out" in stalled
+    for student, reason in [("loop_at_import", f"time limit of 4 s exceeded in the import of llmlab/{module}.py"),
+                            ("os_exit_at_import", "exited with code 7")]:
+        imported = [m for m in messages[student] if "could not be imported" in m and reason in m]
+        assert imported and all(m in imported or "used up" in m for m in messages[student]), messages[student]
+    assert all(re.search("memory limit|time limit|ran out of time", m) for m in messages["memory_bomb"])
+
+
+def _with_cells(notebook: bytes, cells: list) -> bytes:
+    data = json.loads(notebook)
+    data["cells"] += [dict(cell, id=f"added-{i}") for i, cell in enumerate(cells)]
+    return json.dumps(data).encode()
 
 
 def _listen():

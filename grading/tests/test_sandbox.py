@@ -1,17 +1,22 @@
 """The sandbox itself: what student code can see and do inside it, its limits, and the loud fallback."""
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
+from pathlib import Path
 
 import pytest
 import torch
 
 from grading.overlay import build_overlay
-from grading.sandbox import ROOT, SANDBOX_DID_NOT_START, Limits, Sandbox, SubmissionError, TimeLimit, backend
+from grading.sandbox import (ROOT, SANDBOX_DID_NOT_START, Limits, Sandbox, SubmissionError, TimeLimit,
+                             readable_by_students, sandbox_summary)
 from grading.submission import Submission, build_package
+from grading.tests.builders import require_bwrap
 
 PROBES = textwrap.dedent('''
 
@@ -56,6 +61,30 @@ PROBES = textwrap.dedent('''
     def shout():
         while True:
             print("x" * (1 << 20))
+
+
+    def two_hogs(mb):
+        """Two processes of `mb` MiB each at once; how many of them survived."""
+        import subprocess, sys
+        hog = f"b = bytearray({mb} << 20); import time; time.sleep(2)"
+        return sum(p.wait() == 0 for p in [subprocess.Popen([sys.executable, "-c", hog]) for _ in range(2)])
+
+
+    def huge_name():
+        raise type("E" * 200_000, (Exception,), {})("m" * 200_000)
+
+
+    def forge_reply(status, size):
+        """A reply frame of our own: a JSON structure of `size` bytes (empty lists), into every descriptor."""
+        import os, struct
+        body = b"[" + b"[]," * (size // 3) + b"[]]"
+        frame = status.encode() + struct.pack("<Q", len(body)) + body
+        for fd in range(3, 64):
+            try:
+                os.write(fd, struct.pack("<Q", len(frame)) + frame)
+            except OSError:
+                pass
+        os._exit(0)
 ''')
 
 
@@ -85,8 +114,8 @@ def test_scenarios_run_and_return_plain_data(sandbox, tmp_path):
     stubs.close()
 
 
-@pytest.mark.skipif(backend() != "bwrap", reason="needs bubblewrap")
 def test_inside_the_sandbox(sandbox):
+    require_bwrap()
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen()
@@ -104,6 +133,27 @@ def test_inside_the_sandbox(sandbox):
     assert facts["nproc"] == Limits().max_processes and facts["address_space"] == 2048 << 20
 
 
+def test_bwrap_works_from_a_virtual_environment_under_tmp(target, tmp_path):
+    """A venv under /tmp (where the sandbox mounts its private /tmp) whose packages come from a site-packages
+    folder elsewhere on sys.path: the grader still uses bwrap, and student code runs in it."""
+    require_bwrap()
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = [p for p in sys.path if p.endswith("-packages") and os.path.isdir(p)]
+    (next(venv.glob("lib/python*/site-packages")) / "grader.pth").write_text("\n".join([*site, str(ROOT)]))
+    code = textwrap.dedent(f'''
+        from grading.sandbox import Sandbox, backend
+        box = Sandbox({str(target)!r})
+        print(backend(), box.call("flops", ("matmul_flops", 2, 3, 4)))
+        box.close()
+    ''')
+    run = subprocess.run([str(venv / "bin" / "python"), "-c", code], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=300, env=dict(os.environ, LLMLAB_SANDBOX="auto"))
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.split() == ["bwrap", "48"], run.stderr[-3000:]
+    assert "WITHOUT a sandbox" not in run.stderr
+
+
 def test_limits_and_crashes_become_reasons(sandbox, tmp_path):
     with pytest.raises(SubmissionError, match="exited with code 5"):
         sandbox.call("flops", ("die", 5))
@@ -117,6 +167,35 @@ def test_limits_and_crashes_become_reasons(sandbox, tmp_path):
     assert sandbox.call("flops", ("matmul_flops", 2, 3, 4)) == 48   # restarted after each failure
 
 
+def test_text_and_data_from_the_sandbox_are_bounded_before_parsing(target):
+    """A 200 kB exception type name and message come back cut; a forged error report of 200 kB and a maximal
+    forged result frame (the reply limit, made of a JSON structure that costs ~50x its size when parsed) are
+    refused unparsed: the trusted process's peak memory grows by little more than the frame."""
+    code = textwrap.dedent(f'''
+        import resource
+        from grading.sandbox import Limits, Sandbox, SubmissionError
+        box = Sandbox({str(target)!r}, Limits(reply_mb=8))
+        for call in [("huge_name",), ("forge_reply", "E", 200_000), ("forge_reply", "R", (8 << 20) - 100)]:
+            box.call("flops", ("matmul_flops", 2, 3, 4))
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            try:
+                box.call("flops", call)
+            except SubmissionError as e:
+                grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) >> 10
+                print(len(str(e)), grown, str(e)[:200].replace(chr(10), " "))
+        box.close()
+    ''')
+    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    lines = [line.split(" ", 2) for line in run.stdout.splitlines()]
+    assert len(lines) == 3, run.stdout
+    (name_chars, _, name), (_, _, error), (_, frame_mib, result) = lines
+    assert int(name_chars) < 1000 and name.startswith("EEEE"), name
+    assert "an error report larger than 64 KiB" in error
+    assert "a result whose structure is larger than 4 MiB" in result
+    assert int(frame_mib) < 40, f"the trusted process grew by {frame_mib} MiB for an 8 MiB frame"
+
+
 def test_total_time_of_a_submission_and_a_slow_start(target):
     box = Sandbox(target, Limits(submission_seconds=0))
     with pytest.raises(TimeLimit, match="whole submission is used up"):
@@ -126,25 +205,64 @@ def test_total_time_of_a_submission_and_a_slow_start(target):
         box.call("flops", ("matmul_flops", 2, 3, 4))
 
 
-def test_without_bwrap_it_warns_loudly_and_still_limits(target):
+@pytest.mark.skipif(os.geteuid() != 0, reason="student code runs without bwrap only under a root grader")
+def test_without_bwrap_student_code_runs_as_an_unprivileged_user_and_it_warns_loudly(target, tmp_path):
+    """The grader's repository copied to a folder only root can enter (as an instructor protects theirs):
+    with LLMLAB_SANDBOX=none, student code runs as an unprivileged uid from its own copy of the package, cannot
+    read the repository, and the limits hold. Where that uid cannot use this Python (installed under /root,
+    say), the grader refuses instead, naming it."""
+    python = [p for p in {sys.prefix, sys.base_prefix} if not _all_can_enter(p)]
+    repo = tmp_path / "repo"
+    shutil.copytree(ROOT, repo, ignore=shutil.ignore_patterns(".git", "__pycache__", "*.egg-info"))
     code = textwrap.dedent(f'''
-        from grading.sandbox import Limits, Sandbox, TimeLimit
+        from grading.sandbox import Limits, Sandbox, SubmissionError, TimeLimit
         box = Sandbox({str(target)!r}, Limits(call_seconds=3))
         assert box.call("flops", ("matmul_flops", 2, 3, 4)) == 48
+        print(box.call("raises", ("flops.probe", {str(repo / "solutions")!r}, 9))[1])
         try:
             box.call("flops", ("spin",))
         except TimeLimit as e:
             print("stopped:", e)
         box.close()
     ''')
-    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300,
-                         env=dict(os.environ, LLMLAB_SANDBOX="none"))
+    run = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True, timeout=300,
+                         env=dict(os.environ, LLMLAB_SANDBOX="none", PYTHONPATH=""))
+    if python:
+        assert run.returncode == 1 and "an unprivileged user cannot use the Python installation" in run.stderr
+        assert all(p in run.stderr for p in python) and "WARNING" not in run.stderr, run.stderr[-3000:]
+        return
     assert run.returncode == 0, run.stderr[-3000:]
-    assert "WARNING: student code runs WITHOUT a sandbox" in run.stderr
+    assert "WARNING: student code runs WITHOUT a sandbox (the grader chose --sandbox none" in run.stderr
+    facts = json.loads(run.stdout.splitlines()[0])
+    assert facts["uid"] != 0 and not facts["repo"], facts
     assert "stopped: time limit of 3 s exceeded" in run.stdout
 
 
-def test_each_sandbox_gets_its_own_cgroups_where_possible(sandbox):
+def _all_can_enter(folder) -> bool:
+    """Every folder from / down to `folder` has the execute bit for others."""
+    path = Path(os.path.realpath(folder))
+    return all(os.stat(p).st_mode & 0o001 for p in [path, *path.parents])
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to ask as another uid")
+def test_what_an_unprivileged_user_could_read_is_found():
+    """The check behind refusing to grade without bwrap while solutions/, grading/ or the submissions are
+    readable by all."""
+    folder = Path(tempfile.mkdtemp(prefix="llmlab-exposed-"))      # under /tmp, which all users can enter
+    try:
+        (folder / "solutions").mkdir(mode=0o755)
+        os.chmod(folder, 0o755)
+        assert readable_by_students([folder / "solutions", folder / "absent"]) == [str(folder / "solutions")]
+        os.chmod(folder, 0o700)
+        assert readable_by_students([folder / "solutions"]) == []
+    finally:
+        shutil.rmtree(folder)
+
+
+def test_each_sandbox_gets_its_own_cgroups_where_possible(target, tmp_path):
+    """Where cgroups can be made, a sandbox's processes share one memory limit: two processes of 600 MiB,
+    each within the per-process limit of 1024 MiB, do not both survive."""
+    sandbox = Sandbox(target, Limits(memory_mb=1024), log=tmp_path / "student.log")
     assert sandbox.call("flops", ("matmul_flops", 2, 3, 4)) == 48
     cgroups = sandbox.jail._cgroups
     if cgroups is None or not cgroups.folders:
@@ -153,5 +271,15 @@ def test_each_sandbox_gets_its_own_cgroups_where_possible(sandbox):
         assert (folder / "cgroup.procs").read_text().split(), f"{folder} holds no process of the sandbox"
         if (folder / "pids.max").exists():
             assert (folder / "pids.max").read_text().strip() == str(Limits().max_processes)
+    memory = [f for f in cgroups.folders if (f / "memory.max").exists() or (f / "memory.limit_in_bytes").exists()]
+    assert bool(memory) == ("memory limited per sandbox" in sandbox_summary()), sandbox_summary()
+    if memory:
+        assert sandbox.call("flops", ("two_hogs", 100)) == 2
+        try:
+            survivors = sandbox.call("flops", ("two_hogs", 600))
+        except SubmissionError as e:     # the kernel chose the worker itself
+            assert "killed" in str(e), e
+            survivors = 0
+        assert survivors < 2, "two processes together exceeded the sandbox's memory limit"
     sandbox.close()
     assert not any(folder.exists() for folder in cgroups.folders)

@@ -72,7 +72,19 @@ def test_student_ids_and_entries(tmp_path):
     found, warnings = find_submissions(tmp_path)
     assert [s for s, _ in found] == ["2023001", "2023002"]
     assert found[1][1].name == "2023002"            # the folder sorts first; the zip is a second submission
-    assert len(warnings) == 3
+    assert len(warnings) == 4 and ".hidden: ignored (a hidden or system entry)" in warnings
+
+
+def test_ids_that_would_collide_with_the_graders_outputs_are_refused(tmp_path):
+    entries = ["grades.csv.zip", "GRADES.CSV", "logs", "Logs.zip", "nbgrader.zip", "NbGrader", "__MACOSX",
+               ".hidden.zip", "Alice", "alice.zip", "logs.zip.zip"]
+    for name in entries:
+        (tmp_path / name).mkdir()
+    found, warnings = find_submissions(tmp_path)
+    assert [s for s, _ in found] == ["Alice"]
+    assert len(warnings) == len(entries) - 1, warnings
+    assert "grades.csv.zip: ignored ('grades.csv' is the name of one of the grader's own outputs)" in warnings
+    assert "alice.zip: ignored (a second submission of alice; Alice is graded)" in warnings
 
 
 def test_package_is_the_graders_release_with_the_students_exercise_modules(tmp_path):
