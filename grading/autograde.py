@@ -223,7 +223,7 @@ def _task_result(task, plan: Plan, records: dict, notebooks, problem) -> dict:
     if notebooks is not None and task.id in plan.course.notebooks.get(task.notebook, {}).get("points", {}):
         why = notebooks.failures.get(task.id)
         if why and status != "not implemented":
-            messages.append(f"notebook: {why}; the task's score is halved")
+            messages.insert(0, f"notebook: {why}; the task's score is halved")  # first: the list is cut at 12
             score = round(score / 2, 2)
             status = "partial" if status == "passed" else status
     return entry | {"status": status, "score": score, "tests": len(counted), "passed": passed,

@@ -72,5 +72,8 @@ def test_hidden_notebook_tests_reach_no_student_facing_output(tmp_path):
         "grade_id") == task)
     assert any(marker in o.get("ename", "") for o in check_cell["outputs"]), \
         "the attack did not find the hidden code"
+    feedback = json.loads((out / "thief" / "results.json").read_text(encoding="utf-8"))
+    graded = next(t for t in feedback["tests"] if t["number"] == task)
+    assert "failed (an exception of its own type)" in graded["output"], graded["output"]
     for path in [out / "grades.csv", *out.glob("*/results.json"), *out.glob("*/feedback.html")]:
         assert marker not in path.read_text(encoding="utf-8"), f"{path} shows the hidden check-cell code"
