@@ -67,14 +67,14 @@ def progress(items, desc: str):
     it would show "Error displaying widget: model not found"."""
     from tqdm.auto import tqdm
     from tqdm.notebook import tqdm as widget_tqdm
-    if tqdm is not widget_tqdm:        # a terminal, or no ipywidgets: a plain text bar
+    if not issubclass(tqdm, widget_tqdm):        # a terminal, or no ipywidgets: a plain text bar
         yield from tqdm(items, desc=desc)
         return
     from IPython.display import display
-    bar = widget_tqdm(items, desc=desc, display=False)
+    bar = tqdm(items, desc=desc, display=False)
     shown = display(bar.container, display_id=True)
     try:
         yield from bar
     finally:
-        shown.update({"text/plain": repr(bar)}, raw=True)
+        shown.update({"text/plain": str(bar)}, raw=True)
         bar.container.close()
