@@ -1,5 +1,4 @@
-"""Plotting helpers for the notebooks: a font that shows Chinese on every machine, readable token labels, and
-progress bars that leave text behind.
+"""Plotting helpers for the notebooks: a font that shows Chinese on every machine, and readable token labels.
 
 The Chinese font ships with the package (fonts/, a subset of Noto Sans CJK SC under the SIL Open Font License,
 see fonts/OFL.txt; grading/font.py makes it) and is registered with matplotlib by its path: so plots show
@@ -58,23 +57,3 @@ def bar_distribution(labels, probs, title="", ax=None, highlight=None):
     ax.set_ylabel("概率")
     ax.set_title(title)
     return ax
-
-
-def progress(items, desc: str):
-    """Iterate over `items` with a progress bar that, once done, turns into a line of text.
-
-    In a notebook, tqdm draws the bar as a widget, and a saved notebook keeps only a reference to it: reopened,
-    it would show "Error displaying widget: model not found"."""
-    from tqdm.auto import tqdm
-    from tqdm.notebook import tqdm as widget_tqdm
-    if not issubclass(tqdm, widget_tqdm):        # a terminal, or no ipywidgets: a plain text bar
-        yield from tqdm(items, desc=desc)
-        return
-    from IPython.display import display
-    bar = tqdm(items, desc=desc, display=False)
-    shown = display(bar.container, display_id=True)
-    try:
-        yield from bar
-    finally:
-        shown.update({"text/plain": str(bar)}, raw=True)
-        bar.container.close()

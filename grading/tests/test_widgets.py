@@ -39,15 +39,9 @@ def test_generation_strips_saved_widgets_from_sources_and_release(tmp_path):
         == ["stream"]
 
 
-def test_progress_shows_a_widget_while_running_and_leaves_text(tmp_path):
-    """In a kernel with ipywidgets (as in JupyterLab), the bar is a widget while it runs; the saved notebook
-    holds only its final line of text."""
-    cell = nbformat.v4.new_code_cell(
-        "from llmlab.plotting import progress\n"
-        "for i in progress(range(3), desc='steps'):\n"
-        "    pass\n"
-        "print('done', i)")
-    notebook = nbformat.v4.new_notebook(cells=[cell])
+def run_in_kernel(code: str, tmp_path):
+    """(the outputs of every message while a cell runs, the cell's outputs as saved) in a real kernel."""
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
     client = NotebookClient(notebook, timeout=120, kernel_name="python3", store_widget_state=False,
                             resources={"metadata": {"path": str(tmp_path)}})
     shown, output = [], client.output
@@ -58,9 +52,27 @@ def test_progress_shows_a_widget_while_running_and_leaves_text(tmp_path):
 
     client.output = record
     client.execute(env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return shown, notebook.cells[0].outputs
+
+
+def test_progress_shows_a_widget_while_running_and_leaves_text(tmp_path):
+    """In a kernel with ipywidgets (as in JupyterLab) the bar is a widget while it runs; the saved notebook
+    holds only its last line of text."""
+    shown, outputs = run_in_kernel("from llmlab.progress import progress\n"
+                                   "for i in progress(range(3), desc='steps'):\n"
+                                   "    pass\n"
+                                   "print('done', i)", tmp_path)
     assert any(WIDGET_VIEW in data for data in shown), "no widget was shown while running"
-    outputs = notebook.cells[0].outputs
-    assert widgets_of(notebook) == [], outputs
-    texts = [o.get("data", {}).get("text/plain", "") for o in outputs if o.output_type == "display_data"]
+    assert not [o for o in outputs if WIDGET_VIEW in o.get("data", {})], outputs
+    texts = [o.data["text/plain"] for o in outputs if o.output_type == "display_data"]
     assert len(texts) == 1 and texts[0].startswith("steps: 100%") and "3/3" in texts[0], outputs
     assert outputs[-1].text == "done 2\n"
+
+
+def test_progress_updated_by_hand_without_leave_leaves_nothing(tmp_path):
+    shown, outputs = run_in_kernel("from llmlab.progress import progress\n"
+                                   "bar = progress(total=2, desc='tests', leave=False)\n"
+                                   "bar.update(); bar.update(); bar.close()\n"
+                                   "print('ok')", tmp_path)
+    assert any(WIDGET_VIEW in data for data in shown), "no widget was shown while running"
+    assert [o.get("data", {}).get("text/plain", o.get("text")) for o in outputs] == ["", "ok\n"], outputs
