@@ -59,13 +59,44 @@ def release_files(source: Path = SOURCE) -> dict[str, bytes]:
     """{relative path: content} of the student form of the source notebooks (and their other files)."""
     with tempfile.TemporaryDirectory() as course:
         released = generate_assignment(Path(course), source)
+        for notebook in released.glob("*.ipynb"):
+            strip_widgets(notebook)
         return {p.relative_to(released).as_posix(): p.read_bytes()
                 for p in sorted(released.rglob("*")) if p.is_file()}
 
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def widgets_of(notebook: dict) -> list[str]:
+    """Where a notebook holds saved widgets: widget state in its metadata, widget views among the outputs.
+
+    A reopened notebook has no live widget models, so JupyterLab shows "Error displaying widget: model not
+    found" for every saved view (tqdm's progress bars are widgets)."""
+    found = ["metadata.widgets"] if "widgets" in notebook.get("metadata", {}) else []
+    return found + [f"cell {i}" for i, cell in enumerate(notebook["cells"])
+                    if any(WIDGET_VIEW in output.get("data", {}) for output in cell.get("outputs", []))]
+
+
+def strip_widgets(path: Path) -> bool:
+    """Remove saved widget state and widget-view outputs from a notebook file (written as Jupyter writes it);
+    True if there were any."""
+    notebook = json.loads(path.read_text(encoding="utf-8"))
+    if not widgets_of(notebook):
+        return False
+    notebook["metadata"].pop("widgets", None)
+    for cell in notebook["cells"]:
+        if "outputs" in cell:
+            cell["outputs"] = [o for o in cell["outputs"] if WIDGET_VIEW not in o.get("data", {})]
+    path.write_text(json.dumps(notebook, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return True
+
+
 def write_release(source: Path = SOURCE, dest: Path = RELEASED) -> list[str]:
-    """Regenerate notebooks/ from solutions/notebooks/; return the paths that changed."""
-    wanted, changed = release_files(source), []
+    """Strip saved widgets from solutions/notebooks/ and regenerate notebooks/ from it; return the paths that
+    changed."""
+    changed = [f"{p} (saved widgets removed)" for p in source_notebooks(source) if strip_widgets(p)]
+    wanted = release_files(source)
     dest.mkdir(exist_ok=True)
     for rel, data in wanted.items():
         path = dest / rel

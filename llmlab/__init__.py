@@ -16,7 +16,7 @@ def setup():
 
     model, tokenizer = load_model(), load_tokenizer()
     c = model.config
-    font = cjk_font() or "none (tokens shown by id)"
+    font = cjk_font()
     print(f"llmlab: checkpoint {_checkpoint_dir(None).name} ({model.num_parameters() / 1e6:.2f}M params, "
           f"{c.num_hidden_layers} layers, vocab {c.vocab_size}) on {model.device} ({model.lm_head.weight.dtype}), "
           f"torch {torch.__version__}, Chinese font: {font}")

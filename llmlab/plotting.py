@@ -1,39 +1,50 @@
-"""Plotting helpers for the notebooks: a font that shows Chinese, and token labels that stay readable."""
-import warnings
+"""Plotting helpers for the notebooks: a font that shows Chinese on every machine, and readable token labels.
+
+The Chinese font ships with the package (fonts/, a subset of Noto Sans CJK SC under the SIL Open Font License,
+see fonts/OFL.txt; grading/font.py makes it) and is registered with matplotlib by its path: so plots show
+Chinese whatever fonts the OS has and whatever state matplotlib's font cache is in.
+"""
+from functools import cache
+from pathlib import Path
 
 import matplotlib
 import matplotlib.pyplot as plt
 from matplotlib import font_manager
+from matplotlib.ft2font import FT2Font
 
-# Fonts with Chinese glyphs, most common first (Linux Noto, macOS, Windows).
-CJK_FONTS = ["Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Micro Hei", "PingFang SC",
-             "Heiti SC", "Hiragino Sans GB", "Microsoft YaHei", "SimHei", "Arial Unicode MS"]
-_cjk_font = None
-_checked = False
+FONT_FILE = Path(__file__).parent / "fonts" / "NotoSansCJKsc-llmlab.otf"
 
 
-def cjk_font() -> str | None:
-    """The name of an installed font with Chinese glyphs, or None; set as matplotlib's default on first call."""
-    global _cjk_font, _checked
-    if not _checked:
-        _checked = True
-        installed = {f.name for f in font_manager.fontManager.ttflist}
-        _cjk_font = next((name for name in CJK_FONTS if name in installed), None)
-        if _cjk_font:
-            matplotlib.rcParams["font.sans-serif"] = [_cjk_font, *matplotlib.rcParams["font.sans-serif"]]
-            matplotlib.rcParams["font.family"] = "sans-serif"
-            matplotlib.rcParams["axes.unicode_minus"] = False  # CJK fonts often lack the minus glyph
-        else:
-            warnings.warn("No font with Chinese glyphs found; plots label tokens by id instead "
-                          "(install e.g. fonts-noto-cjk to see the text)", stacklevel=2)
-    return _cjk_font
+def cjk_font() -> str:
+    """Make the shipped Chinese font matplotlib's default font; return its name.
+
+    Characters it lacks (it holds the course's and the 3755 most common Chinese characters) fall back to
+    matplotlib's own DejaVu Sans."""
+    name = _registered_font()
+    matplotlib.rcParams["font.family"] = [name, "sans-serif"]
+    return name
+
+
+@cache
+def _registered_font() -> str:
+    font_manager.fontManager.addfont(FONT_FILE)
+    return FT2Font(FONT_FILE).family_name
+
+
+@cache
+def _drawable() -> frozenset[int]:
+    """The characters that the shipped font or matplotlib's own fallback font can draw."""
+    fallback = font_manager.findfont("DejaVu Sans")
+    return frozenset(FT2Font(FONT_FILE).get_charmap()) | frozenset(FT2Font(fallback).get_charmap())
 
 
 def token_label(text: str, token_id: int) -> str:
-    """How a token is written on a plot axis: its text when Chinese can be drawn, else its id."""
-    if cjk_font() is None and any(ord(c) > 0x2E80 for c in text):
+    """How a token is written on a plot axis: its text, or its id where no font at hand can draw the text
+    (tokens of another checkpoint may hold rare characters)."""
+    text = text.replace("\n", "\\n")
+    if not text or any(ord(c) not in _drawable() for c in text):
         return f"#{token_id}"
-    return text.replace("\n", "\\n") or f"#{token_id}"
+    return text
 
 
 def bar_distribution(labels, probs, title="", ax=None, highlight=None):
@@ -43,6 +54,6 @@ def bar_distribution(labels, probs, title="", ax=None, highlight=None):
     colors = None if highlight is None else ["tab:blue" if keep else "lightgray" for keep in highlight]
     ax.bar(range(len(labels)), probs, color=colors)
     ax.set_xticks(range(len(labels)), labels, rotation=45 if len(labels) > 8 else 0)
-    ax.set_ylabel("probability")
+    ax.set_ylabel("概率")
     ax.set_title(title)
     return ax

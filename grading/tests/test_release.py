@@ -1,9 +1,12 @@
 """The student release: complete, in sync with its sources, free of solutions and hidden tests, and installable."""
 import json
 import os
+import shlex
 import shutil
 import subprocess
+import sys
 import venv
+import zipfile
 
 import pytest
 
@@ -26,9 +29,28 @@ def test_release_layout(release):
         assert (release / "llmlab" / f"{module}.py").read_bytes() == (ROOT / "llmlab" / f"{module}.py").read_bytes()
     assert 'testpaths = ["tests"]' in (release / "pyproject.toml").read_text()
     readme = (release / "README.md").read_text(encoding="utf-8")
-    assert "python -m pytest tests --task" in readme and "python -m zipfile -c" in readme
+    assert "python -m pytest tests --task" in readme and "zipfile" in readme
     assert "| `t05_kv_cache` |" in readme and "{{" not in readme
     assert not list(release.rglob("__pycache__")) and not (release / "solutions").exists()
+
+
+def test_readme_submission_command_zips_what_is_graded_and_not_the_checkpoint(release, tmp_path):
+    """The one line of the student README, run in a copy of the release a student has worked in."""
+    from grading.submission import read_submission
+    folder = tmp_path / "work"
+    shutil.copytree(release, folder)
+    (folder / "notebooks" / ".ipynb_checkpoints").mkdir()
+    (folder / "notebooks" / ".ipynb_checkpoints" / "01_decoding_strategies-checkpoint.ipynb").write_text("{}")
+    readme = (release / "README.md").read_text(encoding="utf-8")
+    line = next(line.strip() for line in readme.splitlines() if line.strip().startswith("python -c") and "zip" in line)
+    run = subprocess.run([sys.executable, *shlex.split(line)[1:-1], "s123"], cwd=folder, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    names = zipfile.ZipFile(folder / "s123.zip").namelist()
+    assert not [n for n in names if n.startswith("llmlab/checkpoints/") or ".ipynb_checkpoints" in n
+                or "__pycache__" in n], names
+    submission = read_submission(folder / "s123.zip", tmp_path / "scratch")
+    assert sorted(submission.modules) == sorted(EXERCISE_MODULES) and not submission.notes
+    assert sorted(submission.notebooks) == sorted(p.name for p in (release / "notebooks").glob("*.ipynb"))
 
 
 def test_release_holds_no_solution_and_no_hidden_test(release):
