@@ -95,7 +95,8 @@ def test_release_installs_and_runs_in_a_fresh_environment(release, tmp_path):
     venv.create(env_dir, with_pip=True)
     python = str(env_dir / "bin" / "python")
     environ = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "LLMLAB_TARGET")
-               and not k.startswith("PIP_")} | {"PIP_CONFIG_FILE": os.devnull, "MPLCONFIGDIR": str(tmp_path / "mpl")}
+               and not k.startswith("PIP_")} | {"PIP_CONFIG_FILE": os.devnull, "MPLCONFIGDIR": str(tmp_path / "mpl"),
+                                                "PATH": f"{env_dir / 'bin'}{os.pathsep}{os.environ['PATH']}"}  # activated
 
     def run(*args, cwd=student):
         return subprocess.run(args, cwd=cwd, capture_output=True, text=True, env=environ, timeout=900)
@@ -114,6 +115,6 @@ def test_release_installs_and_runs_in_a_fresh_environment(release, tmp_path):
         shutil.copy(ROOT / "solutions" / "llmlab" / f"{module}.py", student / "llmlab" / f"{module}.py")
     done = run(*public_tests)
     assert done.returncode == 0, done.stdout[-3000:]
-    notebook = run(python, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute", "--output-dir",
+    notebook = run(python, "-m", "nbconvert", "--to", "notebook", "--execute", "--output-dir",
                    str(tmp_path / "executed"), "notebooks/04_flops.ipynb")
     assert notebook.returncode == 0, notebook.stderr[-3000:]
