@@ -18,3 +18,25 @@ def assert_tensor_equal(got, expected: torch.Tensor, what: str) -> None:
         index = tuple(differ[0].tolist())
         raise AssertionError(f"{what}: {len(differ)} of {got.numel()} values differ; the first at index "
                              f"{list(index)}: got {got[index].item()}, expected {expected[index].item()}")
+
+
+def describe_call(fn_path: str, args, kwargs) -> str:
+    """e.g. "processors.apply_temperature(<tensor (4, 30) torch.float32>, 0.0)"."""
+    def show(x):
+        return f"<tensor {tuple(x.shape)} {x.dtype}>" if isinstance(x, torch.Tensor) else repr(x)
+    return f"{fn_path}({', '.join([*map(show, args), *(f'{k}={show(v)}' for k, v in kwargs.items())])})"
+
+
+def assert_raises_value_error(fn_path: str, *args, **kwargs) -> None:
+    """llmlab's `fn_path` ("module.function") raises ValueError on these arguments."""
+    from tests.adapters import call
+    result = call("raises", fn_path, *args, **kwargs)
+    assert result is not None and result[0] == "ValueError", \
+        f"{describe_call(fn_path, args, kwargs)} must raise ValueError, got {': '.join(result or ['no error'])}"
+
+
+def assert_does_not_mutate(fn_path: str, *args, **kwargs) -> None:
+    """llmlab's `fn_path` leaves its tensor arguments unchanged."""
+    from tests.adapters import call
+    assert call("does_not_mutate", fn_path, *args, **kwargs) is True, \
+        f"{describe_call(fn_path, args, kwargs)} changed its input tensors: return a new tensor instead"

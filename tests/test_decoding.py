@@ -8,7 +8,7 @@ import torch
 from transformers.generation.logits_process import TopKLogitsWarper, TopPLogitsWarper
 
 from tests.adapters import call
-from tests.asserts import assert_tensor, assert_tensor_equal
+from tests.asserts import assert_does_not_mutate, assert_tensor, assert_tensor_equal
 from tests.logits_cases import INF, TOP_PS, check_filtered, nucleus_logits, random_logits
 
 
@@ -115,7 +115,7 @@ def test_top_k_equals_transformers(seed):
 
 @pytest.mark.task("t01_top_k")
 def test_top_k_does_not_modify_its_input():
-    assert call("does_not_mutate", "decoding.top_k_filter", random_logits(3), 3) is True
+    assert_does_not_mutate("decoding.top_k_filter", random_logits(3), 3)
 
 
 @pytest.mark.task("t01_top_k")
@@ -182,7 +182,7 @@ def test_top_p_equals_transformers(seed):
 
 @pytest.mark.task("t01_top_p")
 def test_top_p_does_not_modify_its_input():
-    assert call("does_not_mutate", "decoding.top_p_filter", random_logits(4), 0.7) is True
+    assert_does_not_mutate("decoding.top_p_filter", random_logits(4), 0.7)
 
 
 @pytest.mark.task("t01_top_p")
