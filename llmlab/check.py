@@ -38,7 +38,6 @@ def check(task_id: str) -> None:
     """Run the public tests of `task_id` on your llmlab/. Prints a pass line; raises NotImplementedError while
     the task's stub (or the stub of a task it needs, see llmlab/tasks.py) is untouched, AssertionError with the
     first failing tests and their messages when some fail."""
-    __tracebackhide__ = True  # noqa: F841 - IPython and pytest then show the message, not this function
     if task_id not in BY_ID:
         raise ValueError(f"task_id {task_id!r} is not a task; see llmlab/tasks.py")
     todo = untouched_stub(task_id)
