@@ -87,15 +87,13 @@ def test_check_reports_a_stub_met_in_the_tests_whole(student):
 def test_in_the_repository_a_wrong_stub_never_passes(tmp_path):
     """llmlab.check and `pytest tests --task` in the instructor's repository test the student's llmlab/, not
     the reference; LLMLAB_TARGET=reference asks for the reference."""
-    repo = tmp_path / "repo"
-    for name in ("conftest.py", "pyproject.toml"):
-        shutil.copy2(ROOT / name, repo / name if repo.exists() else (repo.mkdir() or repo / name))
+    repo = tmp_path / "repo"  # what the reference overlay and the public tests need of the repository
+    (repo / "grading").mkdir(parents=True)
+    for name in ("conftest.py", "pyproject.toml", "grading/__init__.py", "grading/overlay.py"):
+        shutil.copy2(ROOT / name, repo / name)
     ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
     for folder in ("llmlab", "tests", "solutions/llmlab"):
         shutil.copytree(ROOT / folder, repo / folder, ignore=ignore, symlinks=True)
-    (repo / "grading").mkdir()
-    for name in ("__init__.py", "overlay.py"):
-        shutil.copy2(ROOT / "grading" / name, repo / "grading" / name)
     replace_definitions(repo / "llmlab" / "decoding.py", {"top_p_filter": "def top_p_filter(logits, p, "
                                                           "min_tokens_to_keep=1):\n    return logits\n"})
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "LLMLAB_TARGET")}
