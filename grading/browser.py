@@ -84,71 +84,86 @@ def chromium():
         driver.quit()
 
 
-# JavaScript run in the page; `window.jupyterapp` exists thanks to --expose-app-in-browser.
-_KERNEL_STATE = """
-const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-if (!w || !w.sessionContext || !w.sessionContext.session || !w.sessionContext.session.kernel) return null;
-const prompts = [...w.node.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].map(e => e.textContent.trim());
-return {path: w.context.path, status: w.sessionContext.session.kernel.status,
-        busy: prompts.filter(p => p.includes('*')).length, ran: prompts.filter(p => /[0-9]/.test(p)).length};
+# JavaScript run in the page; `window.jupyterapp` exists thanks to --expose-app-in-browser. The notebook is
+# found by its path among the main area's widgets and driven through JupyterLab's own commands, so nothing
+# depends on which widget has the focus (headless browsers differ there: some never focus the page).
+_FIND = """
+const app = window.jupyterapp;
+const panel = app && [...app.shell.widgets('main')].find(w => w.context && w.context.path === arguments[0]);
 """
 
-_OUTPUTS = """
-const cells = [...window.jupyterapp.shell.currentWidget.node.querySelectorAll('.jp-Notebook .jp-Cell')];
-return cells.map(c => ({
-  code: c.classList.contains('jp-CodeCell'),
-  ran: /[0-9]/.test((c.querySelector('.jp-InputPrompt') || {}).textContent || ''),
-  images: c.querySelectorAll('.jp-OutputArea-output img').length,
-  errors: [...c.querySelectorAll('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')]
-            .map(e => e.textContent.slice(0, 500)),
-  text: [...c.querySelectorAll('.jp-OutputArea-output')].map(e => e.textContent).join('\\n').slice(0, 4000),
-}));
+_OPEN = """
+const app = window.jupyterapp;
+if (!app) return false;
+if (!window.__llmlab_restored) {  // open only once the restored layout is in place, or it may replace ours
+  app.restored.then(() => { window.__llmlab_restored = true; });
+  return false;
+}
+app.commands.execute('docmanager:open', {path: arguments[0], factory: 'Notebook'});
+return true;
+"""
+
+_KERNEL_STATE = _FIND + """
+const kernel = panel && panel.sessionContext.session && panel.sessionContext.session.kernel;
+if (!kernel || !panel.context.isReady) return null;
+return {status: kernel.status, running: window.__llmlab_run ? window.__llmlab_run.running : null,
+        queued: panel.content.widgets.filter(c => c.model.type === 'code' && c.promptNode &&
+                                                  c.promptNode.textContent.includes('*')).length};
+"""
+
+_RUN_ALL = _FIND + """
+window.__llmlab_run = {running: true};
+window.jupyterapp.commands.execute('notebook:run-all-cells', {widgetId: panel.id, activate: false})
+  .finally(() => { window.__llmlab_run = {running: false}; });
+"""
+
+_OUTPUTS = _FIND + """
+return panel.content.widgets.map(cell => {
+  const outputs = cell.model.type === 'code' ? cell.model.outputs.toJSON() : [];
+  const text = o => o.output_type === 'error' ? `${o.ename}: ${o.evalue}`
+                  : [].concat(o.text || (o.data && o.data['text/plain']) || '').join('');
+  return {
+    code: cell.model.type === 'code',
+    ran: cell.model.type === 'code' && cell.model.executionCount !== null,
+    images: cell.node.querySelectorAll('.jp-OutputArea-output img').length,
+    errors: outputs.filter(o => o.output_type === 'error' || (o.output_type === 'stream' && o.name === 'stderr'))
+                   .map(o => text(o).slice(0, 500)),
+    text: outputs.map(text).join('\\n').slice(0, 4000),
+  };
+});
 """
 
 
-def _kernel_state(driver, path: str) -> dict:
-    """The state of the current notebook's kernel, or {} while the current notebook is another one (the one
-    opened before `path` stays current for a moment)."""
-    state = driver.execute_script(_KERNEL_STATE) or {}
-    return state if state.get("path") == path else {}
-
-
-def _kernel_idle_or_dialog(driver, path: str) -> bool:
-    from selenium.webdriver.common.by import By
-    if driver.find_elements(By.XPATH, "//dialog//button[.//div[text()='Select']]"):
-        return True
-    return _kernel_state(driver, path).get("status") == "idle"
+def _wait(condition, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise TimeoutError(f"{what} after {timeout:.0f} s")
 
 
 def run_notebook_in_lab(driver, url: str, token: str, path: str, timeout: float = 600) -> list[dict]:
-    """Open `path` (relative to the server root) in JupyterLab, run all cells from the Run menu, wait for the
-    kernel to finish; return per cell: code?, ran (has an execution count)?, number of images, stderr/error
-    texts, output text."""
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import WebDriverWait
+    """Open `path` (relative to the server root) in JupyterLab, run all its cells (JupyterLab's "Run All Cells"
+    command, as the Run menu does), wait for the kernel to finish; return per cell: code?, ran (has an
+    execution count)?, number of images, error and stderr texts, output text."""
+    driver.get(f"{url}/lab?token={token}")
+    _wait(lambda: driver.execute_script(_OPEN, path), 120, "JupyterLab did not start")
+    _wait(lambda: (driver.execute_script(_KERNEL_STATE, path) or {}).get("status") == "idle", 120,
+          f"{path}: no idle kernel")
+    driver.execute_script(_RUN_ALL, path)
 
-    driver.get(f"{url}/lab/tree/{path}?token={token}")
-    wait = WebDriverWait(driver, 120)
-    wait.until(lambda d: _kernel_idle_or_dialog(d, path))
-    for button in driver.find_elements(By.XPATH, "//dialog//button[.//div[text()='Select']]"):
-        button.click()  # a notebook without kernelspec metadata asks which kernel to start
-    wait.until(lambda d: _kernel_state(d, path).get("status") == "idle")
-    # The Run menu, then "Run All Cells", as a student clicks them.
-    wait.until(ec.element_to_be_clickable((By.XPATH, "//li[contains(@class,'lm-MenuBar-item')]"
-                                                     "[.//div[text()='Run']]"))).click()
-    wait.until(ec.element_to_be_clickable((By.XPATH, "//li[contains(@class,'lm-Menu-item')]"
-                                                     "[.//div[text()='Run All Cells']]"))).click()
-    time.sleep(2)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        state = _kernel_state(driver, path)
-        if state.get("status") == "idle" and state.get("busy") == 0 and state.get("ran"):
-            time.sleep(1)  # let the last outputs render
-            if _kernel_state(driver, path).get("busy") == 0:
-                return driver.execute_script(_OUTPUTS)
-        time.sleep(1)
-    raise TimeoutError(f"{path}: cells still running after {timeout:.0f} s")
+    def finished():
+        state = driver.execute_script(_KERNEL_STATE, path) or {}
+        return state.get("running") is False and state.get("status") == "idle" and state.get("queued") == 0
+    _wait(finished, timeout, f"{path}: cells still running")
+    time.sleep(1)  # let the last outputs render
+    return driver.execute_script(_OUTPUTS, path)
+
+
+def scroll_to_cell(driver, path: str, index: int) -> None:
+    driver.execute_script(_FIND + "panel.content.widgets[arguments[1]].node.scrollIntoView();", path, index)
 
 
 def cjk_font_available(driver) -> bool:

@@ -13,6 +13,10 @@ import torch
 from llmlab.decoding import beam_search, greedy, sample
 from llmlab.processors import process_logits
 
+# The value of each processor setting at which process_logits leaves the logits unchanged.
+NEUTRAL = dict(repetition_penalty=1.0, no_repeat_ngram_size=0, presence_penalty=0.0, frequency_penalty=0.0,
+               temperature=1.0, top_k=None, top_p=1.0)
+
 
 @torch.no_grad()
 def generate(model, input_ids: torch.Tensor, max_new_tokens: int, *, do_sample: bool = False,
@@ -67,6 +71,8 @@ def generate(model, input_ids: torch.Tensor, max_new_tokens: int, *, do_sample: 
                      presence_penalty=presence_penalty, frequency_penalty=frequency_penalty)
     if do_sample:
         penalties.update(temperature=temperature, top_k=top_k, top_p=top_p)
+    # Plain greedy decoding and sampling do not need notebook 02's process_logits.
+    processing = any(value != NEUTRAL[name] for name, value in penalties.items())
 
     B, T = input_ids.shape
     ids = input_ids.to(model.device)
@@ -74,7 +80,7 @@ def generate(model, input_ids: torch.Tensor, max_new_tokens: int, *, do_sample: 
     logits = _last_logits(model, ids, cache)                          # prefill: (B, V)
     done = torch.zeros(B, dtype=torch.bool, device=ids.device)        # rows that have produced an EOS
     for step in range(max_new_tokens):
-        scores = process_logits(logits, ids, T, **penalties)
+        scores = process_logits(logits, ids, T, **penalties) if processing else logits
         if do_sample:  # draw where the generator lives (a CPU generator with a GPU model)
             device = generator.device if generator is not None else scores.device
             token = sample(scores.to(device), generator).to(ids.device)  # (B,)

@@ -10,6 +10,7 @@ class Task:
     points: float
     title: str       # one line, shown in feedback and in the grade sheet header
     names: tuple     # the functions/classes of `module` the student writes for this task
+    needs: tuple = ()  # the tasks whose code this task's public tests also run: finish those first
 
     @property
     def notebook(self) -> str:
@@ -35,12 +36,15 @@ TASKS = [
     Task("t02_presence_frequency", "processors", 4, "presence and frequency penalties (OpenAI)", ("presence_frequency_penalty",)),
     Task("t02_no_repeat_ngram", "processors", 4, "no_repeat_ngram_size ban", ("no_repeat_ngram",)),
     Task("t02_length_penalty", "processors", 3, "length penalty: GNMT and transformers forms", ("gnmt_length_penalty", "hf_length_penalty")),
-    Task("t02_pipeline", "processors", 4, "the logits processor chain in transformers' order", ("process_logits",)),
+    Task("t02_pipeline", "processors", 4, "the logits processor chain in transformers' order", ("process_logits",),
+         needs=("t01_greedy", "t01_sample", "t01_top_k", "t01_top_p", "t02_temperature", "t02_repetition_penalty",
+                "t02_presence_frequency", "t02_no_repeat_ngram")),
     Task("t03_generate_naive", "generation", 4, "autoregressive generation without a cache", ("generate_naive",)),
-    Task("t03_prefill_decode", "generation", 6, "prefill then decode with a KV cache, TTFT and TPOT", ("prefill_decode",)),
+    Task("t03_prefill_decode", "generation", 6, "prefill then decode with a KV cache, TTFT and TPOT", ("prefill_decode",),
+         needs=("t05_kv_cache", "t05_cached_attention")),
     Task("t04_flops", "flops", 10, "FLOPs of a decoder layer, of decoding, and of LLaMA", ("matmul_flops", "attention_flops", "mlp_flops", "layer_flops", "decode_step_flops", "generation_flops", "llama_layer_flops", "llama_forward_flops")),
     Task("t05_kv_cache", "kv_cache", 8, "a preallocated KV cache", ("KVCache",)),
-    Task("t05_cached_attention", "kv_cache", 12, "attention over a KV cache", ("cached_attention",)),
+    Task("t05_cached_attention", "kv_cache", 12, "attention over a KV cache", ("cached_attention",), needs=("t05_kv_cache",)),
 ]
 
 TASK_IDS = [t.id for t in TASKS]
@@ -48,3 +52,14 @@ BY_ID = {t.id: t for t in TASKS}
 BY_NAME = {(t.module, name): t for t in TASKS for name in t.names}
 EXERCISE_MODULES = sorted({t.module for t in TASKS})
 MAX_POINTS = sum(t.points for t in TASKS)
+
+
+def prerequisites(task_id: str) -> list[str]:
+    """Every task that `task_id` needs, directly or through another task, in the order of TASKS."""
+    needed, todo = set(), list(BY_ID[task_id].needs)
+    while todo:
+        need = todo.pop()
+        if need not in needed:
+            needed.add(need)
+            todo += BY_ID[need].needs
+    return [t for t in TASK_IDS if t in needed]

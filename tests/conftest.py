@@ -1,9 +1,10 @@
 """Public test set-up. `pytest --task t01_top_k` runs only the tests of one exercise."""
+import json
 import os
 
 import pytest
 
-from llmlab.check import COLLECTED, DONE, PROGRESS
+from llmlab.check import COLLECTED, DONE, FAILED, PROGRESS
 from llmlab.tasks import TASK_IDS
 
 
@@ -24,7 +25,7 @@ def pytest_collection_modifyitems(config, items):
     items[:] = keep
 
 
-# llmlab.check() shows a progress bar fed by these lines.
+# llmlab.check() shows a progress bar and the failures' messages, fed by these lines.
 def pytest_collection_finish(session):
     if os.environ.get(PROGRESS):
         print(f"\n{COLLECTED}{len(session.items)}", flush=True)
@@ -33,3 +34,19 @@ def pytest_collection_finish(session):
 def pytest_runtest_logfinish(nodeid, location):
     if os.environ.get(PROGRESS):
         print(f"\n{DONE}", flush=True)
+
+
+def pytest_runtest_logreport(report):
+    if os.environ.get(PROGRESS) and report.failed:
+        _print_failure(report)
+
+
+def pytest_collectreport(report):
+    if os.environ.get(PROGRESS) and report.failed:
+        _print_failure(report)
+
+
+def _print_failure(report):
+    crash = getattr(report.longrepr, "reprcrash", None)
+    message = crash.message if crash else str(report.longrepr).strip()
+    print(f"\n{FAILED}{json.dumps({'test': report.nodeid, 'message': message})}", flush=True)

@@ -7,7 +7,8 @@ import pytest
 import torch
 from transformers.generation.logits_process import TopKLogitsWarper, TopPLogitsWarper
 
-from tests.adapters import call, does_not_mutate
+from tests.adapters import call
+from tests.asserts import assert_does_not_mutate, assert_tensor, assert_tensor_equal
 from tests.logits_cases import INF, TOP_PS, check_filtered, nucleus_logits, random_logits
 
 
@@ -19,9 +20,7 @@ def test_greedy_picks_the_largest_logit_lowest_index_on_ties():
                            [3.0, 3.0, 1.0, 3.0],     # three-way tie: the lowest index wins
                            [-INF, -5.0, -INF, -7.0],
                            [-1.0, -1.0, -1.0, -1.0]])
-    out = call("greedy", logits)
-    assert isinstance(out, torch.Tensor) and out.dtype == torch.int64 and out.shape == (4,)
-    assert out.tolist() == [1, 0, 1, 0]
+    assert_tensor_equal(call("greedy", logits), torch.tensor([1, 0, 1, 0]), "greedy(logits) of 4 rows")
 
 
 @pytest.mark.task("t01_greedy")
@@ -29,16 +28,18 @@ def test_greedy_picks_the_largest_logit_lowest_index_on_ties():
 def test_greedy_on_a_batch(dtype):
     logits = random_logits(1, batch=6, vocab=50, ties=True).to(dtype)
     out = call("greedy", logits)
-    assert out.dtype == torch.int64 and out.shape == (6,)
-    for row, token in zip(logits, out.tolist()):
-        assert row[token] == row.max(), "not the largest logit"
-        assert (row[:token] < row.max()).all(), "an earlier index has the same largest logit"
+    assert_tensor(out, torch.int64, (6,), "greedy(logits) of shape (6, 50)")
+    for i, (row, token) in enumerate(zip(logits, out.tolist())):
+        assert row[token] == row.max(), f"row {i}: token {token} does not have the largest logit"
+        assert (row[:token] < row.max()).all(), f"row {i}: an index before {token} has the same largest logit"
 
 
 @pytest.mark.task("t01_greedy")
 @pytest.mark.parametrize("bad", [torch.zeros(5), torch.zeros(2, 3, 4), torch.zeros(2, 5, dtype=torch.long)])
 def test_greedy_rejects_logits_that_are_not_a_float_batch(bad):
-    assert call("raises", "decoding.greedy", bad)[0] == "ValueError"
+    result = call("raises", "decoding.greedy", bad)
+    assert result is not None and result[0] == "ValueError", \
+        f"greedy(logits of shape {tuple(bad.shape)}, {bad.dtype}) must raise ValueError, got {result}"
 
 
 # ---- t01_sample ----------------------------------------------------------------------------------------
@@ -50,9 +51,7 @@ def test_sample_draws_like_torch_multinomial(seed):
     logits = random_logits(10 + seed, batch=8, vocab=40, neg_inf=seed % 2 == 1)
     expected = torch.multinomial(torch.softmax(logits, dim=-1), 1,
                                  generator=torch.Generator().manual_seed(seed)).squeeze(1)
-    out = call("sample", logits, seed)
-    assert isinstance(out, torch.Tensor) and out.dtype == torch.int64 and out.shape == (8,)
-    assert torch.equal(out, expected)
+    assert_tensor_equal(call("sample", logits, seed), expected, f"sample(logits, seed {seed}) vs torch.multinomial")
 
 
 @pytest.mark.task("t01_sample")
@@ -60,6 +59,7 @@ def test_sample_follows_the_probabilities_and_never_draws_minus_inf():
     probs = torch.tensor([0.5, 0.3, 0.15, 0.05, 0.0])
     logits = probs.log().expand(4000, 5).contiguous()  # 4000 independent draws from one distribution
     out = call("sample", logits, 7)
+    assert_tensor(out, torch.int64, (4000,), "sample(logits of shape (4000, 5))")
     counts = torch.bincount(out, minlength=5).double() / 4000
     assert counts[4] == 0, "a token of probability 0 (logit -inf) was drawn"
     # 4000 draws: each frequency is within 4 standard deviations of its probability
@@ -71,8 +71,9 @@ def test_sample_follows_the_probabilities_and_never_draws_minus_inf():
 @pytest.mark.task("t01_sample")
 def test_sample_is_reproducible_with_the_same_seed_and_varies_with_the_seed():
     logits = torch.zeros(16, 100)
-    assert torch.equal(call("sample", logits, 5), call("sample", logits, 5))
-    assert not torch.equal(call("sample", logits, 5), call("sample", logits, 6))
+    assert_tensor_equal(call("sample", logits, 5), call("sample", logits, 5), "sample with seed 5, drawn twice")
+    assert not torch.equal(call("sample", logits, 5), call("sample", logits, 6)), \
+        "seeds 5 and 6 drew the same 16 tokens out of 100 equally likely ones: is the generator used?"
 
 
 # ---- t01_top_k -----------------------------------------------------------------------------------------
@@ -114,7 +115,7 @@ def test_top_k_equals_transformers(seed):
 
 @pytest.mark.task("t01_top_k")
 def test_top_k_does_not_modify_its_input():
-    assert does_not_mutate("decoding.top_k_filter", random_logits(3), 3) is True
+    assert_does_not_mutate("decoding.top_k_filter", random_logits(3), 3)
 
 
 @pytest.mark.task("t01_top_k")
@@ -181,7 +182,7 @@ def test_top_p_equals_transformers(seed):
 
 @pytest.mark.task("t01_top_p")
 def test_top_p_does_not_modify_its_input():
-    assert does_not_mutate("decoding.top_p_filter", random_logits(4), 0.7) is True
+    assert_does_not_mutate("decoding.top_p_filter", random_logits(4), 0.7)
 
 
 @pytest.mark.task("t01_top_p")

@@ -7,6 +7,7 @@ import torch
 
 from llmlab.checkpoint import load_model, load_tokenizer
 from tests.adapters import call, model_spec
+from tests.asserts import assert_tensor, assert_tensor_equal
 from tests.random_llama import random_ids, random_llama, to_hf
 
 
@@ -21,11 +22,11 @@ def hf_greedy(model, input_ids, n):
 
 def check_generation(result, input_ids, n):
     tokens, step_times = result
-    assert isinstance(tokens, torch.Tensor) and tokens.dtype == torch.int64, "tokens must be an int64 tensor"
-    assert tokens.shape == (input_ids.shape[0], input_ids.shape[1] + n), "tokens must be (B, T + n)"
-    assert torch.equal(tokens[:, :input_ids.shape[1]], input_ids), "tokens must start with the prompt"
-    assert len(step_times) == n, "one step time per generated token"
-    assert all(isinstance(t, float) and t > 0 for t in step_times), "step times are positive seconds"
+    assert_tensor(tokens, torch.int64, (input_ids.shape[0], input_ids.shape[1] + n), "tokens (B, T + n)")
+    assert_tensor_equal(tokens[:, :input_ids.shape[1]], input_ids, "tokens must start with the prompt")
+    assert len(step_times) == n, f"one step time per generated token: {n} expected, got {len(step_times)}"
+    assert all(isinstance(t, float) and t > 0 for t in step_times), \
+        f"step times must be positive seconds, got {step_times}"
     return tokens
 
 
@@ -35,7 +36,7 @@ def test_generate_naive_equals_transformers_greedy(name, batch, n):
     model = random_llama(name)
     input_ids = random_ids(model.config.vocab_size, batch, 5, seed=3)
     tokens = check_generation(call("generate_naive", model_spec(model), input_ids, n), input_ids, n)
-    assert torch.equal(tokens, hf_greedy(model, input_ids, n))
+    assert_tensor_equal(tokens, hf_greedy(model, input_ids, n), "generate_naive tokens vs transformers")
 
 
 @pytest.mark.task("t03_prefill_decode")
@@ -45,17 +46,16 @@ def test_prefill_decode_equals_transformers_greedy(name, batch, n):
     model = random_llama(name)
     input_ids = random_ids(model.config.vocab_size, batch, 7, seed=4)
     tokens = check_generation(call("prefill_decode", model_spec(model), input_ids, n), input_ids, n)
-    assert torch.equal(tokens, hf_greedy(model, input_ids, n))
+    assert_tensor_equal(tokens, hf_greedy(model, input_ids, n), "prefill_decode tokens vs transformers")
 
 
-@pytest.mark.task("t03_prefill_decode")
-def test_prefill_decode_equals_naive_and_transformers_on_the_shipped_model():
+@pytest.mark.parametrize("fn_name", [pytest.param("generate_naive", marks=pytest.mark.task("t03_generate_naive")),
+                                     pytest.param("prefill_decode", marks=pytest.mark.task("t03_prefill_decode"))])
+def test_equals_transformers_on_the_shipped_model(fn_name):
     model = load_model(device="cpu")
     input_ids = torch.tensor([load_tokenizer().encode("南京大学计算机学院的课程有").ids])  # the lecture's
-    cached = check_generation(call("prefill_decode", "shipped", input_ids, 12), input_ids, 12)
-    naive = check_generation(call("generate_naive", "shipped", input_ids, 12), input_ids, 12)
-    assert torch.equal(cached, naive)
-    assert torch.equal(cached, hf_greedy(model, input_ids, 12))
+    tokens = check_generation(call(fn_name, "shipped", input_ids, 12), input_ids, 12)
+    assert_tensor_equal(tokens, hf_greedy(model, input_ids, 12), f"{fn_name} tokens vs transformers")
 
 
 @pytest.mark.task("t03_generate_naive")
@@ -63,7 +63,8 @@ def test_generate_naive_feeds_the_whole_sequence_every_step():
     model = random_llama("gqa_tied")
     input_ids = random_ids(model.config.vocab_size, 2, 4)
     step_times, calls, wall = call("generation_calls", "generate_naive", model_spec(model), input_ids, 5)
-    assert calls == [[4, False], [5, False], [6, False], [7, False], [8, False]], "(tokens fed, cache?) per call"
+    expected = [[4, False], [5, False], [6, False], [7, False], [8, False]]
+    assert calls == expected, f"[tokens fed, with a cache?] of each model call: {calls}, expected {expected}"
     assert sum(step_times) <= wall, "each step time is that step's own duration"
 
 
@@ -72,5 +73,6 @@ def test_prefill_decode_feeds_the_prompt_once_then_one_token_per_step():
     model = random_llama("gqa_tied")
     input_ids = random_ids(model.config.vocab_size, 2, 4)
     step_times, calls, wall = call("generation_calls", "prefill_decode", model_spec(model), input_ids, 5)
-    assert calls == [[4, True], [1, True], [1, True], [1, True], [1, True]], "(tokens fed, cache?) per call"
+    expected = [[4, True], [1, True], [1, True], [1, True], [1, True]]
+    assert calls == expected, f"[tokens fed, with a cache?] of each model call: {calls}, expected {expected}"
     assert sum(step_times) <= wall, "each step time is that step's own duration"

@@ -11,6 +11,7 @@ from transformers.models.llama.modeling_llama import LlamaRotaryEmbedding, apply
 
 from llmlab.checkpoint import SHIPPED
 from tests.adapters import call, model_spec
+from tests.asserts import assert_tensor, assert_tensor_equal
 from tests.random_llama import random_ids, random_llama, to_hf
 
 SIZES = dict(n_layers=2, batch_size=2, max_seq_len=8, n_kv_heads=3, head_dim=4)
@@ -26,7 +27,8 @@ def kv(*shape, seed=0):
 @pytest.mark.task("t05_kv_cache")
 def test_buffers_are_preallocated():
     [k, v] = call("kv_cache", SIZES, [("buffers",)])[0]
-    assert k.shape == v.shape == (2, 2, 3, 8, 4) and k.dtype == torch.float32
+    assert_tensor(k, torch.float32, (2, 2, 3, 8, 4), "KVCache(**SIZES).k")
+    assert_tensor(v, torch.float32, (2, 2, 3, 8, 4), "KVCache(**SIZES).v")
 
 
 @pytest.mark.task("t05_kv_cache")
@@ -36,7 +38,8 @@ def test_update_returns_everything_cached_so_far():
     length0, (a, b), length1, (c, d), length2 = call("kv_cache", SIZES, [
         ("length",), ("update", 0, 0, k1, v1), ("length",), ("update", 0, 5, k2, v2), ("length",)])
     assert (length0, length1, length2) == (0, 5, 6)
-    assert a.shape == (2, 3, 5, 4) and c.shape == (2, 3, 6, 4)
+    assert_tensor(a, torch.float32, (2, 3, 5, 4), "update's keys after 5 positions")
+    assert_tensor(c, torch.float32, (2, 3, 6, 4), "update's keys after 6 positions")
     torch.testing.assert_close(a, k1, atol=0, rtol=0)
     torch.testing.assert_close(b, v1, atol=0, rtol=0)
     torch.testing.assert_close(c, torch.cat([k1, k2], dim=2), atol=0, rtol=0)
@@ -127,7 +130,7 @@ def test_one_step_equals_transformers_pieces(P, T):
     q, k, v = (torch.randn(B, n, T, hd, generator=g) for n in (nh, nkv, nkv))
     past_k, past_v = (torch.randn(B, nkv, P, hd, generator=g) for _ in range(2))
     out, length = call("cached_attention", q, k, v, past_k, past_v, 1, {"head_dim": hd, "rope_theta": theta})
-    assert isinstance(out, torch.Tensor) and out.shape == (B, nh, T, hd) and out.dtype == torch.float32
+    assert_tensor(out, torch.float32, (B, nh, T, hd), "cached_attention output")
     assert length == P + T
     torch.testing.assert_close(out, hf_cached_attention(q, k, v, past_k, past_v, theta), atol=1e-5, rtol=1e-5)
 
@@ -153,4 +156,4 @@ def test_greedy_tokens_with_the_cache_equal_transformers_on_the_shipped_model():
     with torch.no_grad():
         expected = hf.generate(input_ids, attention_mask=torch.ones_like(input_ids), max_new_tokens=16,
                                do_sample=False, pad_token_id=0)
-    assert torch.equal(call("cached_greedy", "shipped", input_ids, 16), expected)
+    assert_tensor_equal(call("cached_greedy", "shipped", input_ids, 16), expected, "greedy tokens with the cache")

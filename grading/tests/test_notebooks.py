@@ -1,8 +1,11 @@
 """The students' notebooks as they live them: in sync with the task table, failing only at the exercises
-while the stubs are untouched, and running cleanly in a real JupyterLab in a real browser (reference)."""
+while the stubs are untouched, and in a real JupyterLab in a real browser, on the student release: running
+cleanly once their exercises are done (notebook 01 with nothing else done), and with the stubs stopping at the
+first check with its task's message."""
 import os
 import re
 import shutil
+from contextlib import ExitStack
 from pathlib import Path
 
 import nbformat
@@ -10,7 +13,9 @@ import pytest
 from nbclient import NotebookClient
 
 from grading.overlay import ROOT
-from llmlab.tasks import NOTEBOOKS, TASKS
+from grading.release import build_release
+from grading.tests.references import lay_reference
+from llmlab.tasks import NOTEBOOKS, TASK_IDS, TASKS
 
 ARTIFACTS = ROOT / "test-artifacts"
 PLOT_CALL = re.compile(r"plt\.|bar_distribution\(|\.plot\(|\.bar\(|\.imshow\(|\.scatter\(|\.hist\(")
@@ -74,21 +79,36 @@ def test_stub_state_fails_exactly_at_the_exercises(name, tmp_path):
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    """JupyterLab on a copy of notebooks/ and tests/, kernels importing the reference (root conftest)."""
+    """open_lab(variant) -> (driver, url, token, folder): JupyterLab serving a copy of the student release
+    whose kernels import that copy's llmlab: "reference" (every exercise done), "t01" (only notebook 01's
+    exercises done) or "stubs" (as the student receives it); one headless Chromium for all."""
     from grading.browser import chromium, jupyter_lab
     if not (Path("/usr/bin/chromium").exists() and Path("/usr/bin/chromedriver").exists()):
         pytest.fail("Debian chromium and chromium-driver are required for the browser test (see .ci/run)")
-    root = tmp_path_factory.mktemp("lab")
-    for folder in ("notebooks", "tests"):
-        shutil.copytree(ROOT / folder, root / folder)
-    with jupyter_lab(root, dict(os.environ)) as (url, token), chromium() as driver:
-        yield driver, url, token
+    release = build_release(tmp_path_factory.mktemp("lab") / "release")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "LLMLAB_TARGET")}
+    with ExitStack() as stack:
+        driver, servers = stack.enter_context(chromium()), {}
+
+        def open_lab(variant):
+            if variant not in servers:
+                root = shutil.copytree(release, release.parent / variant, symlinks=True)
+                if variant != "stubs":
+                    lay_reference(root, TASK_IDS if variant == "reference" else TASKS_OF_01)
+                servers[variant] = stack.enter_context(jupyter_lab(root, dict(env, PYTHONPATH=str(root))))
+            return (driver, *servers[variant], release.parent / variant)
+        yield open_lab
+
+
+TASKS_OF_01 = [t.id for t in tasks_of("01_decoding_strategies")]
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_notebook_runs_in_jupyterlab(name, lab):
-    from grading.browser import cjk_font_available, run_notebook_in_lab
-    driver, url, token = lab
+    """Every cell runs without an error and draws its figures; every check passes. Notebook 01 runs with only
+    its own exercises done, as a student who has finished it and nothing else."""
+    from grading.browser import cjk_font_available, run_notebook_in_lab, scroll_to_cell
+    driver, url, token, _ = lab("t01" if name == "01_decoding_strategies" else "reference")
     cells = run_notebook_in_lab(driver, url, token, f"notebooks/{name}.ipynb")
     ARTIFACTS.mkdir(exist_ok=True)
     nb = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
@@ -105,6 +125,48 @@ def test_notebook_runs_in_jupyterlab(name, lab):
         index = next(i for i, c in enumerate(nb.cells) if c in graded_cells(nb) and task.id in c.source)
         assert f"{task.id}: public tests pass" in cells[index]["text"], (task.id, cells[index]["text"][-500:])
     first_figure = next((i for i, c in enumerate(cells) if c["images"]), 0)
-    driver.execute_script("window.jupyterapp.shell.currentWidget.node.querySelectorAll('.jp-Cell')"
-                          "[arguments[0]].scrollIntoView()", first_figure)
+    scroll_to_cell(driver, f"notebooks/{name}.ipynb", first_figure)
     driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
+
+
+def test_with_stubs_run_all_stops_at_the_first_check_with_its_message(lab):
+    """A student who runs notebook 01 before writing any code: every cell before the first exercise runs, the
+    first check cell fails with t01_greedy's NotImplementedError, and nothing else fails or runs."""
+    from grading.browser import run_notebook_in_lab
+    driver, url, token, _ = lab("stubs")
+    cells = run_notebook_in_lab(driver, url, token, "notebooks/01_decoding_strategies.ipynb")
+    nb = nbformat.read(ROOT / "notebooks" / "01_decoding_strategies.ipynb", as_version=4)
+    first_check = next(i for i, c in enumerate(nb.cells) if c in graded_cells(nb))
+    assert 'check("t01_greedy")' in nb.cells[first_check].source
+    for index, (cell, shown) in enumerate(zip(nb.cells, cells)):
+        where = f"cell {index}: {cell.source[:60]!r}"
+        if index == first_check:
+            assert shown["ran"] and len(shown["errors"]) == 1, (where, shown["errors"])
+            assert shown["errors"][0].startswith("NotImplementedError: t01_greedy: implement greedy in "
+                                                 "llmlab/decoding.py"), (where, shown["errors"])
+        else:
+            assert not shown["errors"], (where, shown["errors"])
+            assert shown["ran"] == (cell.cell_type == "code" and index < first_check), f"{where}: ran?"
+
+
+def test_the_lab_driver_needs_no_page_focus(lab, tmp_path):
+    """Some headless browsers never give the page the focus, so JupyterLab has no current widget: the driver
+    must still run every cell, and report the cell that fails."""
+    from grading.browser import run_notebook_in_lab
+    driver, url, token, folder = lab("stubs")
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                           "language": "python"}})
+    nb.cells = [nbformat.v4.new_code_cell("print(6 * 7)"), nbformat.v4.new_code_cell("1 / 0"),
+                nbformat.v4.new_code_cell("print('after the error')")]
+    nbformat.write(nb, folder / "no_focus.ipynb")
+    no_focus = driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument",  # a page that never takes the focus
+                                      {"source": "HTMLElement.prototype.focus = function () {};"
+                                                 "Document.prototype.hasFocus = () => false;"})
+    try:
+        cells = run_notebook_in_lab(driver, url, token, "no_focus.ipynb", timeout=120)
+        assert driver.execute_script("return window.jupyterapp.shell.currentWidget") is None  # no focus indeed
+    finally:
+        driver.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", no_focus)
+    assert [c["ran"] for c in cells] == [True, True, False]
+    assert cells[0]["text"].strip() == "42" and not cells[0]["errors"]
+    assert cells[1]["errors"] == ["ZeroDivisionError: division by zero"]
