@@ -102,7 +102,7 @@ def shown_message(message: str) -> str:
 def _run_pytest(task_id: str, args: list[str], cwd: Path) -> tuple[int, str, list[dict]]:
     """Run pytest in a fresh process with a progress bar fed by tests/conftest.py; (exit code, output,
     [{"test": node id, "message": the exception's message}] of the failures in the order they happened)."""
-    from tqdm.auto import tqdm
+    from llmlab.progress import progress
     # The tests import the llmlab beside tests/ (yours); in the instructor's repository LLMLAB_TARGET=reference
     # (set by its conftest.py for its own test run) tests the reference instead.
     env = {**os.environ, PROGRESS: "1", "LLMLAB_TARGET": os.environ.get("LLMLAB_TARGET", "student")}
@@ -111,7 +111,7 @@ def _run_pytest(task_id: str, args: list[str], cwd: Path) -> tuple[int, str, lis
     lines, failures, bar = [], [], None
     for line in process.stdout:
         if line.startswith(COLLECTED):
-            bar = tqdm(total=int(line[len(COLLECTED):]), desc=task_id, unit="test", leave=False,
+            bar = progress(total=int(line[len(COLLECTED):]), desc=task_id, unit="test", leave=False,
                        mininterval=0, miniters=1)  # draw every test, the last one too
         elif line.startswith(DONE):
             bar.update()
