@@ -220,7 +220,8 @@ def main(argv=None):
     print(f"torch {torch.__version__}, {precision}; batch 1, prompt {args.prompt} tokens, {args.new_tokens} new "
           f"tokens, median of {args.repeats}", flush=True)
     rows = []
-    models = [(shipped_or_tiny_model(), args.tiny_threads), (("random 768x12, V=32000", random_model(BIG)), args.threads)]
+    models = [(shipped_or_tiny_model(), args.tiny_threads),
+              (("random 768x12, V=32000", random_model(BIG)), args.threads)]
     if device.type != "cpu":
         model = random_model(GPU_1B, device=device, dtype=torch.bfloat16)
         models = [(("random Llama 2048x16 GQA, V=128256", model), args.threads)]

@@ -15,7 +15,8 @@ the CPU, with the same values. What CUDA refuses, they refuse, with CUDA's own m
 Factory functions given `device="cuda"` (or the model's device) make fake tensors, `.to("cuda")` and
 `.cuda()` move tensors onto the fake device, `.cpu()` and `.to("cpu")` bring them back.
 
-This is a test tool: it finds where tensors live, not what a GPU computes (precision, kernels, speed).
+This is a test tool: it finds where tensors live, not what a GPU computes (precision, kernels, speed, the
+GPU's own random generator). Tensors that require gradients cannot go on it.
 """
 import contextlib
 
@@ -34,7 +35,7 @@ _process_wide = None  # the switched_on() that enable() entered
 
 
 class FakeCudaTensor(torch.Tensor):
-    """A tensor that reports device cuda:0 and holds its values in `cpu`, a CPU tensor."""
+    """A tensor that reports device cuda:0 and holds its values in `cpu_values`, a CPU tensor."""
 
     @staticmethod
     def __new__(cls, cpu: torch.Tensor):
@@ -66,12 +67,13 @@ def _run(func, args, kwargs):
     out = func(*tree_map(_unwrap, args), **tree_map(_unwrap, kwargs))
     if target is not None and not _is_cuda(target):
         return out
-    inputs = {id(t.cpu_values): t for t in fakes}
+    inputs = {id(_unwrap(t)): t for t in tree_flatten((args, kwargs))[0] if isinstance(t, torch.Tensor)}
     return tree_map(lambda t: inputs[id(t)] if id(t) in inputs else _wrap(t), out)  # in-place ops: the input
 
 
 class _FakeCudaDispatch(TorchDispatchMode):
-    """Sees every aten op, also those creating tensors inside torch (a Python scalar made a cuda tensor)."""
+    """Sees every aten op of a call that involves the fake GPU, also the tensors torch makes inside it (a Python
+    scalar made a cuda tensor). On only during such calls: CPU code elsewhere runs as it always does."""
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         return _run(func, args, kwargs)
@@ -103,15 +105,19 @@ def _is_cuda(device) -> bool:
 
 
 class FakeCudaMode(TorchFunctionMode):
-    """Sends what would need a real GPU to the fake one: factories with device="cuda", `.to("cuda")`,
-    `.cuda()`; refuses `.numpy()` of fake tensors; runs attention on the CPU values."""
+    """Sees every torch call while the fake GPU is on. Sends what would need a real GPU to the fake one
+    (factories with device="cuda", `.to("cuda")`, `.cuda()`), refuses `.numpy()` of fake tensors, and does on
+    the CPU values what torch's Python bindings would otherwise hand to the CUDA runtime (indexing, copies,
+    `x.new_*`, attention's choice of kernels); every other call with a fake tensor runs its aten ops through
+    _FakeCudaDispatch."""
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = dict(kwargs or {})
         self_ = args[0] if args else None
         if func in (torch.Tensor.to, torch.Tensor.cuda):
-            to_args = {k: v for k, v in kwargs.items() if k != "copy"}
-            device, dtype = (DEVICE, None) if func is torch.Tensor.cuda else torch._C._nn._parse_to(*args[1:], **to_args)[:2]
+            to_args = {k: v for k, v in kwargs.items() if k != "copy"}  # _parse_to takes no copy=
+            device, dtype = ((DEVICE, None) if func is torch.Tensor.cuda
+                             else torch._C._nn._parse_to(*args[1:], **to_args)[:2])
             if _is_cuda(device):
                 values = _unwrap(self_)
                 moved = values.to(dtype or values.dtype, copy=not isinstance(self_, FakeCudaTensor))
@@ -142,6 +148,9 @@ class FakeCudaMode(TorchFunctionMode):
                                    f"'{generator.device.type}'")
             kwargs["device"] = _CPU
             return tree_map(_wrap, func(*args, **kwargs))
+        if any(isinstance(t, FakeCudaTensor) for t in tree_flatten((args, kwargs))[0]):
+            with _FakeCudaDispatch():
+                return func(*args, **kwargs)
         return func(*args, **kwargs)
 
 
@@ -155,7 +164,7 @@ def switched_on():
     synchronize, torch.cuda.synchronize = torch.cuda.synchronize, lambda device=None: None  # nothing to wait for
     _on = True
     try:
-        with FakeCudaMode(), _FakeCudaDispatch():
+        with FakeCudaMode():
             yield
     finally:
         _on, torch.cuda.synchronize = False, synchronize
