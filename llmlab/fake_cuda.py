@@ -30,6 +30,8 @@ _CPU = torch.device("cpu")
 _COPY_OPS = {torch.ops.aten.copy_.default, torch.ops.aten._to_copy.default, torch.ops.aten.copy.default}
 _NEW_TENSOR = {torch.Tensor.new_tensor, torch.Tensor.new_zeros, torch.Tensor.new_ones, torch.Tensor.new_full,
                torch.Tensor.new_empty}
+_TO_PYTHON = {torch.Tensor.item, torch.Tensor.tolist, torch.Tensor.__int__, torch.Tensor.__float__,
+              torch.Tensor.__bool__, torch.Tensor.__index__}
 _on = False
 _process_wide = None  # the switched_on() that enable() entered
 
@@ -135,8 +137,8 @@ class FakeCudaMode(TorchFunctionMode):
         elif func is torch.Tensor.copy_ and isinstance(self_, FakeCudaTensor):
             self_.cpu_values.copy_(_unwrap(args[1]))                  # copies between devices are fine
             return self_
-        elif func is torch.Tensor.tolist and isinstance(self_, FakeCudaTensor):
-            return self_.cpu_values.tolist()
+        elif func in _TO_PYTHON and isinstance(self_, FakeCudaTensor):
+            return func(self_.cpu_values)                             # .item(), int(x), .tolist(), ...
         elif func is torch.nn.functional.scaled_dot_product_attention and any(
                 isinstance(t, FakeCudaTensor) for t in tree_flatten((args, kwargs))[0]):
             _check_same_device(func, args, kwargs)  # SDPA would pick CUDA kernels for a cuda device

@@ -44,6 +44,7 @@ def test_fake_gpu_allows_what_cuda_allows_with_the_cpu_values(gpu):
     x = torch.arange(6.0).reshape(2, 3).to(gpu)
     assert (x * torch.tensor(2.0)).tolist() == [[0.0, 2.0, 4.0], [6.0, 8.0, 10.0]]  # a 0-dim CPU tensor
     assert x[torch.tensor([1])].tolist() == [[3.0, 4.0, 5.0]]        # a CPU index tensor
+    assert int(x[1, 2]) == 5 and x.argmax().item() == 5 and bool(x[0, 1])
     made_there = torch.zeros(2, 3, device=x.device)
     made_there.copy_(torch.ones(2, 3))                                # copies between devices
     assert made_there.device == gpu and made_there.sum().item() == 6.0
