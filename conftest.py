@@ -36,6 +36,13 @@ if os.environ["LLMLAB_TARGET"] == "reference":
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [_overlay, os.environ.get("PYTHONPATH")]))
 
 
+if os.environ.get("LLMLAB_DEVICE"):  # student code under test on that device (grading/device_under_test.py)
+    from grading.device_under_test import install
+    from tests import adapters
+
+    install(adapters)
+
+
 def pytest_configure(config):
     # Execute the source notebooks with nbval (lax: only cells marked NBVAL_CHECK_OUTPUT compare their stored
     # outputs; the student forms in notebooks/ carry none and run in the browser test and the stub-state test).

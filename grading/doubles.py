@@ -266,10 +266,10 @@ def cached_attention_trusted_cache(q, k, v, past_k, past_v, layer, rope_config, 
     from llmlab.kv_cache import cached_attention
     B, nkv, P, hd = past_k.shape
     T = k.shape[2]
-    cache = TrustedKVCache(n_layers, B, max_seq_len or P + T, nkv, hd, dtype=q.dtype)
+    cache = TrustedKVCache(n_layers, B, max_seq_len or P + T, nkv, hd, dtype=q.dtype, device=q.device)
     if P:
         cache.update(layer, 0, past_k, past_v)
-    out = cached_attention(q, k, v, cache, layer, P, _adapters.build_rope(rope_config))
+    out = cached_attention(q, k, v, cache, layer, P, _adapters.build_rope(rope_config).to(q.device))
     n = cache.length
     return {"out": out, "k": cache.k[layer, :, :, :n], "v": cache.v[layer, :, :, :n], "length": n}
 
@@ -280,7 +280,7 @@ def cached_logits_trusted_cache(spec, input_ids, chunks):
     model = _adapters.build_model(spec)
     c = model.config
     cache = TrustedKVCache(c.num_hidden_layers, input_ids.shape[0], input_ids.shape[1], c.num_key_value_heads,
-                           c.head_dim)
+                           c.head_dim, device=model.device)
     return _feed(model, cache, input_ids, chunks)
 
 

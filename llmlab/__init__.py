@@ -1,14 +1,15 @@
 """llmlab: hands-on package for lecture 11, 模型推理二三事 (things about LLM inference)."""
-from llmlab.checkpoint import load_model, load_tokenizer, pick_device
+from llmlab.checkpoint import encode, load_model, load_tokenizer, pick_device
 from llmlab.check import check
 
-__all__ = ["load_model", "load_tokenizer", "pick_device", "check", "setup"]
+__all__ = ["load_model", "load_tokenizer", "encode", "pick_device", "check", "setup"]
 
 
 def setup():
     """First cell of every notebook: check the environment and say in one line what will be used.
 
-    Returns (model, tokenizer)."""
+    Returns (model, tokenizer). The model lives on model.device (a GPU when there is one): give it token ids
+    made there, `llmlab.encode(tokenizer, text, model.device)`, and plot `.cpu()` copies of its tensors."""
     import torch
 
     from llmlab.checkpoint import _checkpoint_dir

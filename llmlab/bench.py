@@ -1,4 +1,5 @@
 """Decoding speed, measured side by side in one run: python -m llmlab.bench [--quick] [--threads N] [--compile]
+[--device cuda]
 
 For the shipped tiny model and a random ~110M-parameter Llama (h=768, 12 layers, 12 heads, I=2048, V=32000,
 tied embeddings; fp32 on the CPU), greedy generation of the same tokens from the same prompt by
@@ -12,6 +13,10 @@ memory-bandwidth roofline of decoding: every decode step reads all the weights o
 the embedding table only when it is tied to it), so at best tokens/s = bandwidth / weight bytes. The bandwidth
 is measured here, as the faster of a large tensor sum and a large tensor copy, with the same threads and
 between the same repetitions as the decoding it is compared with (the load of a shared machine changes both).
+
+With --device cuda (or mps) it measures a random ~1.2B-parameter Llama (Llama 3.2 1B's shape: h=2048, 16
+layers, 32 query and 8 key/value heads, I=8192, V=128256, tied) in bf16 on that GPU instead, and the
+bandwidth of a large copy in GPU memory.
 
 The tiny model runs on one thread (--tiny-threads): its matrices are so small that a second thread only adds
 synchronisation, for transformers as for llmlab. Each measurement is warmed up once, then repeated (the
@@ -29,45 +34,51 @@ import time
 
 import torch
 
+from llmlab.generation import clock
 from llmlab.model import Llama, LlamaConfig
 
 BIG = dict(vocab_size=32000, hidden_size=768, intermediate_size=2048, num_hidden_layers=12, num_attention_heads=12,
            num_key_value_heads=12, tie_word_embeddings=True, max_position_embeddings=2048)
+GPU_1B = dict(vocab_size=128256, hidden_size=2048, intermediate_size=8192, num_hidden_layers=16, num_attention_heads=32,
+              num_key_value_heads=8, tie_word_embeddings=True, max_position_embeddings=2048, rope_theta=5e5)
 
 
-def seconds(fn) -> float:
-    """Wall time of one call of fn()."""
-    start = time.perf_counter()
+def seconds(fn, device="cpu") -> float:
+    """Wall time of one call of fn(), with the work it queued on `device` (a GPU) done."""
+    start = clock(device)
     fn()
-    return time.perf_counter() - start
+    return clock(device) - start
 
 
-def median_time(fn, repeats: int) -> float:
+def median_time(fn, repeats: int, device="cpu") -> float:
     """Median wall time of fn() in seconds."""
-    return statistics.median(seconds(fn) for _ in range(repeats))
+    return statistics.median(seconds(fn, device) for _ in range(repeats))
 
 
 class Bandwidth:
     """Memory bandwidth probe: each call measures bytes/s once, as the faster of summing a large fp32 tensor
     (reads it) and copying it (reads it and writes another)."""
 
-    def __init__(self, megabytes: int = 512):
-        self.x = torch.ones(megabytes * 2**20 // 4)
+    def __init__(self, megabytes: int = 512, device="cpu"):
+        self.device = torch.device(device)
+        self.x = torch.ones(megabytes * 2**20 // 4, device=self.device)
         self.y = torch.empty_like(self.x)
         self.y.copy_(self.x)  # the first write to fresh memory is slow: do it untimed
 
     def __call__(self) -> float:
         nbytes = self.x.numel() * self.x.element_size()
-        return max(nbytes / seconds(self.x.sum), 2 * nbytes / seconds(lambda: self.y.copy_(self.x)))
+        return max(nbytes / seconds(self.x.sum, self.device),
+                   2 * nbytes / seconds(lambda: self.y.copy_(self.x), self.device))
 
 
-def random_model(config: dict, seed: int = 0) -> Llama:
+def random_model(config: dict, seed: int = 0, device="cpu", dtype=torch.float32) -> Llama:
     torch.manual_seed(seed)
-    model = Llama(LlamaConfig(**config))
+    with torch.device(device):  # made where it runs: a 1B model in fp32 is 5 GB
+        model = Llama(LlamaConfig(**config))
     with torch.no_grad():
         for name, p in model.named_parameters():
             p.copy_(torch.ones_like(p) if name.endswith("norm.weight") else 0.02 * torch.randn_like(p))
-    return model.requires_grad_(False).eval()
+    return model.to(dtype).requires_grad_(False).eval()
 
 
 def shipped_or_tiny_model():
@@ -91,7 +102,7 @@ def to_transformers(model: Llama):
         state.pop("lm_head.weight")
     hf.load_state_dict(state, strict=False)
     hf.generation_config.eos_token_id = None  # always generate the requested number of tokens, as llmlab does
-    return hf.requires_grad_(False).eval()
+    return hf.to(model.device, model.lm_head.weight.dtype).requires_grad_(False).eval()
 
 
 def weight_bytes(model: Llama) -> int:
@@ -117,6 +128,7 @@ def benchmark(name: str, model: Llama, prompt_len: int, new_tokens: int, repeats
     torch.set_num_threads(threads)
     hf = to_transformers(model)
     input_ids = torch.randint(3, model.config.vocab_size, (1, prompt_len), generator=torch.Generator().manual_seed(0))
+    input_ids, device = input_ids.to(model.device), model.device
 
     def run_hf():
         with torch.inference_mode():
@@ -135,12 +147,12 @@ def benchmark(name: str, model: Llama, prompt_len: int, new_tokens: int, repeats
     for _ in range(repeats):  # alternate, so that a change in the machine's load hits every method alike
         bandwidths.append(probe())
         for key, run in methods.items():
-            start = time.perf_counter()
+            start = clock(device)
             out = run()
-            times[key].append(time.perf_counter() - start)
+            times[key].append(clock(device) - start)
             if key in tpots:  # llmlab's runs time every step
                 tpots[key].append(statistics.median(out.step_times[1:]))
-    t_naive = median_time(lambda: generate_naive(model, input_ids, new_tokens), max(1, repeats // 3))
+    t_naive = median_time(lambda: generate_naive(model, input_ids, new_tokens), max(1, repeats // 3), device)
     bytes_per_s = statistics.median(bandwidths)
     row = {"model": name, "threads": threads, "params": model.num_parameters(),
            "weight_mb": weight_bytes(model) / 2**20, "naive": new_tokens / t_naive,
@@ -191,6 +203,8 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=5, help="timed repetitions; the median is reported")
     parser.add_argument("--compile", action="store_true",
                         help="also time the cached decode of the model compiled by torch.compile")
+    parser.add_argument("--device", default="cpu",
+                        help="cpu (default: the tiny and the 110M model in fp32), or a GPU: cuda, mps (the 1.2B model)")
     parser.add_argument("--reference", action="store_true",
                         help="instructors: run on the reference (llmlab/ with solutions/llmlab/ laid over it)")
     args = parser.parse_args(argv)
@@ -200,12 +214,18 @@ def main(argv=None):
         args.prompt, args.new_tokens, args.repeats = 8, 4, 1
     if args.new_tokens < 2:
         parser.error("--new-tokens must be at least 2 (one prefill step and one decode step)")
-    probe = Bandwidth(64 if args.quick else 512)
-    print(f"torch {torch.__version__}, fp32 CPU; batch 1, prompt {args.prompt} tokens, {args.new_tokens} new tokens, "
-          f"median of {args.repeats}", flush=True)
+    device = torch.device(args.device)
+    probe = Bandwidth(64 if args.quick else 512, device)
+    precision = "fp32 CPU" if device.type == "cpu" else f"bf16 on {device.type}"
+    print(f"torch {torch.__version__}, {precision}; batch 1, prompt {args.prompt} tokens, {args.new_tokens} new "
+          f"tokens, median of {args.repeats}", flush=True)
     rows = []
-    for (name, model), threads in [(shipped_or_tiny_model(), args.tiny_threads),
-                                   (("random 768x12, V=32000", random_model(BIG)), args.threads)]:
+    models = [(shipped_or_tiny_model(), args.tiny_threads),
+              (("random 768x12, V=32000", random_model(BIG)), args.threads)]
+    if device.type != "cpu":
+        model = random_model(GPU_1B, device=device, dtype=torch.bfloat16)
+        models = [(("random Llama 2048x16 GQA, V=128256", model), args.threads)]
+    for (name, model), threads in models:
         try:
             rows.append(benchmark(name, model, args.prompt, args.new_tokens, args.repeats, probe, threads,
                                   args.compile))

@@ -13,6 +13,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from tokenizers import Tokenizer
 
+from llmlab import fake_cuda
 from llmlab.model import Llama, LlamaConfig, RotaryEmbedding, rope_inv_freq
 
 SHIPPED = Path(__file__).resolve().parent / "checkpoints" / "tiny-zh"
@@ -32,8 +33,13 @@ class CheckpointError(ValueError):
 
 
 def pick_device(device=None) -> torch.device:
-    """The given device, else $LLMLAB_DEVICE, else CUDA, then MPS, then CPU."""
+    """The given device, else $LLMLAB_DEVICE, else CUDA, then MPS, then CPU.
+
+    "fake-cuda" is a CPU stand-in for a GPU that finds device mistakes (llmlab.fake_cuda): cuda:0 from then on."""
     device = device or os.environ.get("LLMLAB_DEVICE")
+    if str(device) == "fake-cuda":
+        fake_cuda.enable()
+        return fake_cuda.DEVICE
     if device:
         return torch.device(device)
     if torch.cuda.is_available():
@@ -150,7 +156,15 @@ def load_model(path=None, device=None, dtype=None) -> Llama:
     if config.tie_word_embeddings:
         model.lm_head.weight = model.embed_tokens.weight
     model.rope = RotaryEmbedding(config)  # rebuild the non-persistent RoPE buffer off the meta device
-    return model.to(device=device, dtype=dtype).requires_grad_(False).eval()
+    return to_device(model.to(dtype), device).requires_grad_(False).eval()
+
+
+def to_device(model: Llama, device=None) -> Llama:
+    """model.to(device) (device as pick_device chooses it), or onto the fake GPU while llmlab.fake_cuda is on."""
+    device = pick_device(device)
+    if device.type == "cuda" and fake_cuda.enabled():
+        return fake_cuda.move(model)
+    return model.to(device)
 
 
 def load_tokenizer(path=None) -> Tokenizer:
@@ -162,6 +176,15 @@ def load_tokenizer(path=None) -> Tokenizer:
         return Tokenizer.from_file(str(file))
     except Exception as e:  # tokenizers raises a bare Exception on malformed files
         raise CheckpointError(f"{file}: not a valid tokenizer.json ({e})") from None
+
+
+def encode(tokenizer, text: str, device=None) -> torch.Tensor:
+    """The token ids of `text` as the model takes them: a (1, T) int64 tensor on `device` (pass model.device).
+
+    tokenizer: a `tokenizers.Tokenizer` (as load_tokenizer() returns) or a transformers tokenizer."""
+    encoded = tokenizer.encode(text)
+    ids = list(getattr(encoded, "ids", encoded))                     # tokenizers' Encoding, or a plain list
+    return torch.tensor([ids], dtype=torch.long, device=device)
 
 
 def hf_config_dict(config: LlamaConfig) -> dict:

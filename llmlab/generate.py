@@ -1,15 +1,19 @@
 """Text generation with the decoding strategies and logits processors of notebooks 01 and 02.
 
 `generate` mirrors transformers' `model.generate(...)` for a llmlab Llama: greedy decoding, sampling (with
-temperature, top-k, top-p and the penalties) and beam search. Given the same settings and, for sampling, the
-same seed (`torch.manual_seed(s)` before transformers' generate, `generator=torch.Generator().manual_seed(s)`
-here), both return the same tokens.
+temperature, top-k, top-p and the penalties) and beam search. Given the same settings, both return the same
+tokens. For sampling that holds with the model on the CPU and the same seed (`torch.manual_seed(s)` before
+transformers' generate, `generator=torch.Generator().manual_seed(s)` here; tests/test_generate.py checks it).
+On a GPU it does not: transformers draws from the GPU's own generator, while a CPU generator given here draws
+on the CPU (see `llmlab.decoding.sample`), which gives the tokens it gives with the model on the CPU, up to
+the GPU's rounding of the logits.
 
 Greedy decoding and sampling run through the model's KV cache (notebook 05): one forward pass over the prompt
 (prefill), then one pass per new token (decode). Beam search re-runs the whole sequence at every step.
 """
 import torch
 
+from llmlab.checkpoint import encode
 from llmlab.decoding import beam_search, greedy, sample
 from llmlab.processors import process_logits
 
@@ -30,7 +34,7 @@ def generate(model, input_ids: torch.Tensor, max_new_tokens: int, *, do_sample: 
 
     Args:
         model: a llmlab Llama.
-        input_ids: (B, T) int64 prompts (no padding).
+        input_ids: (B, T) int64 prompts (no padding), on any device (moved to the model's).
         max_new_tokens: how many tokens to generate at most.
         do_sample: False for greedy decoding, True to sample (with temperature, top_k, top_p, used only then;
             top_k=None means no top-k, unlike transformers' default of 50).
@@ -43,12 +47,13 @@ def generate(model, input_ids: torch.Tensor, max_new_tokens: int, *, do_sample: 
             config's, as transformers does, and [] never stops early. A row that has ended gets pad_token_id
             (default: the config's, else the EOS id) in the remaining columns; generation stops when every
             row has ended.
-        generator: the random number generator for sampling (None: torch's global one).
+        generator: the random number generator for sampling, on any device: the draw happens on its device
+            (None: torch's global generator of the model's device).
         use_cache: False re-runs the whole sequence at every step instead of using the KV cache: slower, but
             it works before notebook 05's KV cache is implemented.
     Returns:
-        (B * num_return_sequences, T + n) int64 tensor: the prompts followed by the n <= max_new_tokens
-        generated tokens.
+        (B * num_return_sequences, T + n) int64 tensor on the model's device: the prompts followed by the
+        n <= max_new_tokens generated tokens.
     """
     if input_ids.dim() != 2:
         raise ValueError(f"input_ids must have shape (batch, length), got {tuple(input_ids.shape)}")
@@ -81,9 +86,8 @@ def generate(model, input_ids: torch.Tensor, max_new_tokens: int, *, do_sample: 
     done = torch.zeros(B, dtype=torch.bool, device=ids.device)        # rows that have produced an EOS
     for step in range(max_new_tokens):
         scores = process_logits(logits, ids, T, **penalties) if processing else logits
-        if do_sample:  # draw where the generator lives (a CPU generator with a GPU model)
-            device = generator.device if generator is not None else scores.device
-            token = sample(scores.to(device), generator).to(ids.device)  # (B,)
+        if do_sample:
+            token = sample(scores, generator)                          # (B,)
         else:
             token = greedy(scores)                                     # (B,)
         if eos:
@@ -140,12 +144,11 @@ def generate_text(model, tokenizer, prompt: str, max_new_tokens: int = 50, **kwa
     kwargs: as for `generate`. Returns a list of strings when num_return_sequences > 1, else one string; the
     text stops before the first EOS.
     """
-    encoded = tokenizer.encode(prompt)
-    ids = list(getattr(encoded, "ids", encoded))                     # tokenizers' Encoding, or a plain list
-    out = generate(model, torch.tensor([ids]), max_new_tokens, **kwargs)
+    ids = encode(tokenizer, prompt, model.device)                    # (1, T)
+    out = generate(model, ids, max_new_tokens, **kwargs)
     eos = _eos_ids(model, kwargs.get("eos_token_id"))
     texts = []
-    for row in out[:, len(ids):].tolist():
+    for row in out[:, ids.shape[1]:].tolist():
         for i, token in enumerate(row):                              # cut at the first EOS
             if token in eos:
                 row = row[:i]

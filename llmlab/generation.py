@@ -8,6 +8,8 @@ sequence, so step i costs more than step i-1. With a KV cache the work splits in
 
 Both functions below decode greedily (argmax, lowest index on ties) and time every step, so that the notebook
 can compare TTFT (time to first token) with TPOT (time per output token).
+
+Devices: the prompt is given on the model's device (a GPU, or the CPU), and the tokens returned are on it too.
 """
 import time
 from dataclasses import dataclass

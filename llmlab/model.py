@@ -9,9 +9,10 @@ Two paths through attention:
 - `model(input_ids, cache)`: the new tokens' K/V go into a KV cache and attention reads everything cached
   (`llmlab.kv_cache`, notebook 05). Prefill is one call with the prompt, decode one call per new token.
 
-Decoding speed on CPUs: RoPE tables are computed once and looked up, GQA attention lets SDPA share each
-key/value head (enable_gqa) instead of copying it, and large weight matrices are multiplied through oneDNN
-(see Linear); each gives the same values as the plain version, within rounding.
+Decoding speed on CPUs: RoPE tables are computed once (in fp32, whatever the model's dtype) and looked up,
+GQA attention lets SDPA share each key/value head (enable_gqa) instead of copying it, and large weight
+matrices are multiplied through oneDNN (see Linear); each gives the same values as the plain version, within
+rounding.
 """
 import math
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.torch_version import TorchVersion
 from torch.utils._python_dispatch import _get_current_dispatch_mode
 from torch.utils.weak import WeakIdKeyDictionary
 
@@ -102,6 +104,13 @@ class RotaryEmbedding(nn.Module):
         angles = torch.cat([freqs, freqs], dim=-1)                   # (P, hd): HF's rotate-half layout
         self.register_buffer("cos", angles.cos(), persistent=False)
         self.register_buffer("sin", angles.sin(), persistent=False)
+
+    def _apply(self, fn, recurse=True):
+        """Move the tables with the model (model.to(...), .cuda(), ...), but keep them in fp32: rounded by
+        model.to(torch.bfloat16), they would stay rounded after .float(). forward() casts what it looks up."""
+        device = fn(self.cos).device
+        self.cos, self.sin = self.cos.to(device), self.sin.to(device)
+        return self
 
     def forward(self, positions: torch.Tensor, dtype=torch.float32):
         """positions (T,) int64 -> cos, sin: (T, hd) each."""
@@ -218,8 +227,23 @@ def uncached_attention(q, k, v, rope: RotaryEmbedding):
     T = q.shape[2]
     cos, sin = rope(torch.arange(T, device=q.device), q.dtype)
     q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
-    # GQA: query head i uses key/value head i // (nh // nkv), as k.repeat_interleave(nh // nkv, dim=1) would give
-    return F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True)  # (B, nh, T, hd)
+    return gqa_attention(q, k, v, is_causal=True)  # (B, nh, T, hd)
+
+
+def gqa_attention(q, k, v, **kwargs):
+    """F.scaled_dot_product_attention(q, k, v, **kwargs) where query head i uses key/value head i // (nh // nkv).
+
+    SDPA shares each key/value head itself (enable_gqa), except where that aborts (MPS before torch 2.7,
+    pytorch#149132): there k and v are repeated to nh heads first (same values, more memory)."""
+    if sdpa_enable_gqa_works(q.device):
+        return F.scaled_dot_product_attention(q, k, v, enable_gqa=True, **kwargs)
+    groups = q.shape[1] // k.shape[1]
+    k, v = k.repeat_interleave(groups, dim=1), v.repeat_interleave(groups, dim=1)  # (B, nh, S, hd)
+    return F.scaled_dot_product_attention(q, k, v, **kwargs)
+
+
+def sdpa_enable_gqa_works(device: torch.device, version=torch.__version__) -> bool:
+    return device.type != "mps" or TorchVersion(version) >= (2, 7)
 
 
 class MLP(nn.Module):

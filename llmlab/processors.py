@@ -11,6 +11,10 @@ act on logits: beam search divides a finished sequence's score by them.
 
 Like transformers' processors, every function here validates its arguments (ValueError naming the argument and
 the bad value), works on a batch (B, V), returns a new tensor of the same dtype and never modifies its inputs.
+
+Devices: the logits and the token ids live on the model's device (a GPU, or the CPU), both on the same one;
+every function returns its tensor on that device. Numbers that are not tensors (a length, alpha) stay Python
+numbers.
 """
 import math
 

@@ -377,8 +377,8 @@ def cached_attention(q, k, v, past_k, past_v, layer, rope_config, n_layers=2):
     Returns (out (B, nh, T, hd), cache length afterwards)."""
     from llmlab.kv_cache import KVCache, cached_attention
     B, nkv, P, hd = past_k.shape
-    cache = KVCache(n_layers, B, P + k.shape[2], nkv, hd, dtype=q.dtype)
+    cache = KVCache(n_layers, B, P + k.shape[2], nkv, hd, dtype=q.dtype, device=q.device)
     if P:
         cache.update(layer, 0, past_k, past_v)
-    out = cached_attention(q, k, v, cache, layer, P, build_rope(rope_config))
+    out = cached_attention(q, k, v, cache, layer, P, build_rope(rope_config).to(q.device))
     return out, cache.length

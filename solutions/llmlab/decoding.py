@@ -11,6 +11,9 @@ position, shape (B, V) (B rows of a batch, V the vocabulary), into the next toke
 The filters follow Hugging Face transformers (`TopKLogitsWarper`, `TopPLogitsWarper`, `_beam_search`) so that
 what you see here is what `model.generate(...)` does. Like transformers' logits processors, they never modify
 their input: they return a new tensor of the same dtype, where removed tokens have logit -inf.
+
+Devices: the logits come from the model, so they live on the model's device (a GPU, or the CPU). Every
+function here takes them where they are and returns its tensors on the same device.
 """
 import math
 
@@ -58,17 +61,25 @@ def sample(logits: torch.Tensor, generator: torch.Generator | None = None) -> to
     `torch.manual_seed` (it draws the same way from the global generator). Tokens whose logit is -inf have
     probability 0 and are never drawn.
 
+    Devices: the logits may be on any device (the model's: a GPU, or the CPU). A generator draws random
+    numbers on its own device only, so draw where the generator lives: move the probabilities to
+    `generator.device` for `torch.multinomial`, and the tokens back to the logits' device. A CPU generator
+    (`torch.Generator()`) then gives the same tokens whatever the model's device; with generator=None the
+    draw uses torch's global generator of the logits' device.
+
     Args:
-        logits: (B, V) float tensor.
+        logits: (B, V) float tensor, on any device.
         generator: the random number generator to draw from; None means torch's global one.
     Returns:
-        (B,) int64 tensor of token ids.
+        (B,) int64 tensor of token ids, on the logits' device.
     Raises ValueError when logits is not a 2-D float tensor.
     """
     ### BEGIN SOLUTION
     check_logits(logits)
     probs = F.softmax(logits.float(), dim=-1)                          # (B, V), each row sums to 1
-    return torch.multinomial(probs, 1, generator=generator).squeeze(1)  # (B,)
+    if generator is not None:
+        probs = probs.to(generator.device)                             # draw where the generator lives
+    return torch.multinomial(probs, 1, generator=generator).squeeze(1).to(logits.device)  # (B,)
     ### END SOLUTION
 
 
@@ -173,8 +184,8 @@ def beam_search(model, input_ids: torch.Tensor, num_beams: int, max_new_tokens: 
          (the best a running beam could ever reach).
 
     Args:
-        model: a llmlab Llama; `model(ids)` with ids (n, T) gives logits (n, T, V).
-        input_ids: (1, T) int64 prompt.
+        model: a llmlab Llama; `model(ids)` with ids (n, T) on `model.device` gives logits (n, T, V).
+        input_ids: (1, T) int64 prompt, on any device: move it to `model.device` first.
         num_beams: an int >= 1; 2 * num_beams must not exceed V.
         max_new_tokens: an int >= 1.
         eos_token_id: the end-of-sequence token id, or None.
@@ -185,14 +196,14 @@ def beam_search(model, input_ids: torch.Tensor, num_beams: int, max_new_tokens: 
     Returns:
         (sequences, scores): a list of num_return_sequences 1-D int64 tensors (prompt + generated tokens, the
         EOS included when hit, no padding) and a float32 tensor of their scores (the length-penalised scores
-        above, as transformers' `sequences_scores`), best first.
+        above, as transformers' `sequences_scores`), best first; all on `model.device`.
     Raises ValueError for invalid arguments (naming the argument and its value).
     """
     ### BEGIN SOLUTION
     _check_beam_args(input_ids, num_beams, max_new_tokens, early_stopping, num_return_sequences)
-    prompt = input_ids[0]
+    prompt = input_ids[0].to(model.device)
     beams = [prompt]                                        # running sequences
-    beam_scores = torch.zeros(1, device=input_ids.device)  # (n,) their summed log-probs, float32
+    beam_scores = torch.zeros(1, device=prompt.device)      # (n,) their summed log-probs, float32
     finished = []                                           # [(score, sequence)], best first
     for step in range(max_new_tokens):
         gen_len = step + 1                                  # generated tokens once this step's token is added

@@ -19,7 +19,8 @@ class KVCache(nn.Module):
 
     Args:
         n_layers, batch_size, max_seq_len, n_kv_heads, head_dim: the sizes above (positive ints).
-        dtype, device: of the buffers.
+        dtype, device: of the buffers: the model's (`model.new_cache` passes them), so that the cached K/V
+            live where the model computes them.
     """
 
     def __init__(self, n_layers: int, batch_size: int, max_seq_len: int, n_kv_heads: int, head_dim: int,
@@ -78,7 +79,8 @@ def cached_attention(q, k, v, cache: KVCache, layer: int, pos: int, rope: Rotary
     """Causal attention of T new tokens over everything in the cache, writing their K/V into it.
 
     Args:
-        q: (B, nh, T, hd) queries of the new tokens, before RoPE.
+        q: (B, nh, T, hd) queries of the new tokens, before RoPE. q, k, v and the cache are all on the
+            model's device; make every new tensor (positions, mask) on `q.device`.
         k, v: (B, nkv, T, hd) keys and values of the new tokens, before RoPE. nh is a multiple of nkv (GQA):
             query head i uses key/value head i // (nh // nkv).
         cache: the KVCache; `layer` is this layer's index in it.
