@@ -29,7 +29,7 @@ def test_tokens_prefill_then_one_token_steps():
 def test_one_new_token_is_the_prefill_only():
     model, input_ids, result, recording = run("mha", batch=2, length=7, n=1, seed=3)
     assert torch.equal(result["tokens"], greedy(model, input_ids, 1))
-    assert [c["tokens"] for c in recording.calls] == [7]
+    assert [(c["tokens"], c["cached"]) for c in recording.calls] == [(7, True)], "the prefill goes through the cache"
 
 
 def test_each_step_is_timed_separately():

@@ -15,7 +15,7 @@ from grading.tests import builders as b
 from llmlab.tasks import BY_ID
 
 ATTACKS = ROOT / "grading" / "fixtures" / "evidence"
-HONEST_TWIN = {  # attack -> the mutant that is the same submission without the attack
+HONEST_TWIN = {  # attack -> the mutant it is laid over: the same submission without the attack
     "t03_prefill_decode/forge_call_log": "t03_prefill_decode/naive_loop",
     "t03_prefill_decode/patch_the_double": "t03_prefill_decode/naive_loop",
     "t03_prefill_decode/replace_new_cache": "t03_prefill_decode/naive_loop",
@@ -24,9 +24,15 @@ HONEST_TWIN = {  # attack -> the mutant that is the same submission without the 
 }
 
 
-def passed(task_id, variant, folder):
+def passed(task_id, folder, *variants):
+    """(hidden tests passed, hidden tests run) for the reference with `variants` appended in turn."""
+    target = build_target(folder / "target", variants[0])
+    module = target / "llmlab" / f"{BY_ID[task_id].module}.py"
+    for variant in variants[1:]:
+        module.write_text(module.read_text(encoding="utf-8") + "\n\n# ---- attack ----\n"
+                          + variant.read_text(encoding="utf-8"), encoding="utf-8")
     record = folder / "record.json"
-    run_hidden_tests(task_id, build_target(folder / "target", variant), record=record, stop_at_first_failure=False)
+    run_hidden_tests(task_id, target, record=record, stop_at_first_failure=False)
     tests = json.loads(record.read_text(encoding="utf-8"))["tests"]
     assert tests, "no hidden test ran"
     return sum(t["outcome"] == "passed" for t in tests), len(tests)
@@ -41,8 +47,9 @@ def test_attack_grades_no_higher_than_its_honest_twin(attack, tmp_path):
     task_id = attack.split("/")[0]
     (tmp_path / "attack").mkdir()
     (tmp_path / "honest").mkdir()
-    attacked, total = passed(task_id, ATTACKS / f"{attack}.py", tmp_path / "attack")
-    honest, _ = passed(task_id, MUTANTS / f"{HONEST_TWIN[attack]}.py", tmp_path / "honest")
+    twin = MUTANTS / f"{HONEST_TWIN[attack]}.py"
+    attacked, total = passed(task_id, tmp_path / "attack", twin, ATTACKS / f"{attack}.py")
+    honest, _ = passed(task_id, tmp_path / "honest", twin)
     assert honest < total, f"{HONEST_TWIN[attack]} is not caught at all"
     assert attacked <= honest, f"{attack} passed {attacked} of {total} hidden tests, its honest twin {honest}"
 
