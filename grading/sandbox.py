@@ -47,6 +47,7 @@ MAX_ERROR_REPLY = 64 << 10       # bytes of a reply that reports an exception
 MAX_STRUCTURE = 4 << 20          # bytes of a result's JSON structure, and of its safetensors header
 UID_BASE = 2_100_000        # a root grader runs each live sandbox as its own unprivileged uid: UID_BASE + slot
 UID_SLOTS = 512
+UID_LOCKS = Path("/run/llmlab-sandbox-uids")   # a lock file per claimed uid (only a root grader claims uids)
 FALLBACK_WARNING = """
 !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
 !! WARNING: student code runs WITHOUT a sandbox ({reason}).
@@ -281,8 +282,11 @@ def make_readable(folder: Path):
 
 
 def _claim_uid() -> tuple[int, int]:
-    """(uid, lock fd): a uid no other live sandbox of this machine uses, held until the fd is closed."""
-    locks = Path(tempfile.gettempdir()) / "llmlab-sandbox-uids"
+    """(uid, lock fd): a uid no other live sandbox of this machine uses, held until the fd is closed.
+
+    The locks live in one folder for the whole machine (not under TMPDIR, which each grader may set otherwise):
+    two sandboxes with the same uid would share its cgroup, and closing one would kill the other."""
+    locks = UID_LOCKS if UID_LOCKS.parent.is_dir() else Path("/tmp/llmlab-sandbox-uids")
     locks.mkdir(mode=0o700, exist_ok=True)
     for slot in range(UID_SLOTS):
         fd = os.open(locks / str(slot), os.O_CREAT | os.O_RDWR, 0o600)

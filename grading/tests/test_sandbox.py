@@ -283,3 +283,18 @@ def test_each_sandbox_gets_its_own_cgroups_where_possible(target, tmp_path):
         assert survivors < 2, "two processes together exceeded the sandbox's memory limit"
     sandbox.close()
     assert not any(folder.exists() for folder in cgroups.folders)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only a root grader gives sandboxes uids of their own")
+def test_sandbox_uids_are_unique_across_graders_with_other_temp_folders(tmp_path):
+    """Two graders with different TMPDIRs never give two live sandboxes the same uid (they would share its
+    cgroup, and closing one would kill the other)."""
+    from grading.sandbox import _claim_uid
+    uid, lock = _claim_uid()
+    try:
+        other = subprocess.run([sys.executable, "-c", "from grading.sandbox import _claim_uid; print(_claim_uid()[0])"],
+                               cwd=ROOT, env=dict(os.environ, TMPDIR=str(tmp_path)), capture_output=True, text=True)
+        assert other.returncode == 0, other.stderr
+        assert int(other.stdout) != uid
+    finally:
+        os.close(lock)
