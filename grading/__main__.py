@@ -30,7 +30,8 @@ def cmd_autograde(args):
     from grading.notebooks import SOURCE
     from grading.sandbox import Limits
     limits = Limits(call_seconds=args.call_timeout, submission_seconds=args.submission_timeout,
-                    cell_seconds=args.cell_timeout, cpu_seconds=args.cpu_seconds, memory_mb=args.memory_mb,
+                    cell_seconds=args.cell_timeout, cpu_seconds=args.cpu_seconds,
+                    submission_cpu_seconds=args.submission_cpu_seconds, memory_mb=args.memory_mb,
                     max_processes=args.max_processes, output_mb=args.output_mb)
     if args.sandbox:
         import os
@@ -69,6 +70,8 @@ def main(argv=None):
                        help="seconds for all of a submission's grading (hidden tests and notebooks)")
     grade.add_argument("--cell-timeout", type=float, default=d.cell_seconds, help="seconds per notebook cell")
     grade.add_argument("--cpu-seconds", type=int, default=d.cpu_seconds, help="CPU seconds per sandboxed process")
+    grade.add_argument("--submission-cpu-seconds", type=float, default=d.submission_cpu_seconds,
+                       help="CPU seconds of all of a submission's sandboxed processes together")
     grade.add_argument("--memory-mb", type=int, default=d.memory_mb, help="address space per sandboxed process")
     grade.add_argument("--max-processes", type=int, default=d.max_processes, help="processes+threads per sandbox")
     grade.add_argument("--output-mb", type=int, default=d.output_mb, help="what student code may print")

@@ -7,7 +7,8 @@ Per submission (`grade_submission`, which any concurrent.futures executor can ru
    that every scenario runs in the submission's sandbox; grading/record.py writes each test's outcome and
    public message;
 3. notebooks (grading/notebooks.py): nbgrader-style autograding, executed in the sandbox, with what is left of
-   the submission's time budget (Limits.submission_seconds covers 2 and 3); the formgrader's copies sanitised;
+   the submission's time budgets (Limits.submission_seconds of wall time and submission_cpu_seconds of CPU
+   time cover 2 and 3 together); the formgrader's copies sanitised;
 4. scores: a task's score is its points (llmlab/tasks.py) × the fraction of its hidden tests passed, rounded to
    2 decimals; halved when its notebook check cell failed, is missing or was edited. Sandbox results can only
    lower a score: the hidden tests compare in the trusted process.
@@ -89,15 +90,17 @@ def inventory(tasks=None) -> dict:
     return {t: ids for t, ids in found.items() if tasks is None or t in tasks}
 
 
-def run_hidden_tests(package: Path, plan: Plan, scratch: Path, logs: Path, seconds: float) -> list:
+def run_hidden_tests(package: Path, plan: Plan, scratch: Path, logs: Path, seconds: float) -> tuple[list, float]:
     """The records (grading/record.py) of the plan's hidden tests run against `package` in the sandbox, all
-    calls of student code together within `seconds`."""
+    calls of student code together within `seconds`, and the CPU seconds the sandbox used (all of the budget
+    when the trusted process did not say)."""
     nodeids = [n for ids in plan.tests.values() for n in ids]
     if not nodeids:
-        return []
-    record, output = scratch / "hidden-tests.json", scratch / "hidden-tests.txt"
+        return [], 0.0
+    record, output, cpu = scratch / "hidden-tests.json", scratch / "hidden-tests.txt", scratch / "cpu-seconds"
     limits = replace(plan.limits, submission_seconds=seconds)
     env = _pytest_env(LLMLAB_SUBMISSION=str(package), LLMLAB_RECORD=str(record), LLMLAB_LIMITS=limits.to_env(),
+                      LLMLAB_CPU_RECORD=str(cpu),
                       LLMLAB_SANDBOX=plan.sandbox, LLMLAB_SANDBOX_LOG=str(scratch / "sandbox-output.log"),
                       LLMLAB_SCRATCH=str(scratch))     # where its reference overlay goes (grading/overlay.py)
     command = [sys.executable, "-m", "pytest", *nodeids, "-p", "grading.record", "-p", "no:cacheprovider",
@@ -116,9 +119,13 @@ def run_hidden_tests(package: Path, plan: Plan, scratch: Path, logs: Path, secon
     _keep_log(output, logs / "hidden-tests.txt")
     _keep_log(scratch / "sandbox-output.log", logs / "sandbox-output.log")
     try:
-        return json.loads(record.read_text(encoding="utf-8"))["tests"]
+        used = float(cpu.read_text())
+    except (OSError, ValueError):
+        used = plan.limits.submission_cpu_seconds
+    try:
+        return json.loads(record.read_text(encoding="utf-8"))["tests"], used
     except (OSError, ValueError, KeyError):
-        return []
+        return [], used
 
 
 def _keep_log(source: Path, dest: Path):
@@ -146,10 +153,11 @@ def grade_submission(student_id: str, path, plan: Plan) -> dict:
         notes += submission.notes
         package = build_package(submission, scratch / "package")
         budget = started + plan.limits.submission_seconds     # for hidden tests and notebooks together
-        records = run_hidden_tests(package, plan, scratch, logs, budget - time.monotonic())
+        records, cpu = run_hidden_tests(package, plan, scratch, logs, budget - time.monotonic())
         notebooks = None
         if plan.course is not None:
-            limits = replace(plan.limits, submission_seconds=max(0.0, budget - time.monotonic()))
+            limits = replace(plan.limits, submission_seconds=max(0.0, budget - time.monotonic()),
+                             submission_cpu_seconds=max(0.0, plan.limits.submission_cpu_seconds - cpu))
             notebooks = grade_notebooks(plan.course, submission.notebooks, package, scratch, limits,
                                         scratch / "notebooks-output.log")
             _keep_log(scratch / "notebooks-output.log", logs / "notebooks-output.log")

@@ -33,6 +33,8 @@ CONFIG = '''c = get_config()
 c.CourseDirectory.course_id = "llm-lecture11"
 c.CourseDirectory.root = {root!r}
 '''
+MAX_JSON_ITEMS = 1_000_000   # commas, brackets and braces of one executed notebook from the sandbox: what parsing
+                             # it costs in the grader's memory (a real one has a few thousand)
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 
 
@@ -330,7 +332,7 @@ def _execute(folder: Path, notebooks: dict[str, str], limits: Limits, log: Path)
     jail = Jail(folder, [sys.executable, "-s", "{harness}/grading/nbrun.py"], limits, log,
                 cwd="{package}/notebooks")
     deadline = time.monotonic() + limits.submission_seconds
-    output, runs = b"", {}
+    output = b""
     try:
         request = json.dumps({"notebooks": notebooks, "cell_seconds": limits.cell_seconds})
         jail.send(request.encode(), deadline)
@@ -339,11 +341,20 @@ def _execute(folder: Path, notebooks: dict[str, str], limits: Limits, log: Path)
         output = jail.partial           # the notebooks that finished before the time limit or a crash
     finally:
         jail.close()
-    for line in output.decode("utf-8", "replace").splitlines():
+    return parse_runs(output)
+
+
+def parse_runs(output: bytes) -> dict:
+    """{name: run} from nbrun.py's JSON lines; a line that is malformed, or whose JSON structure is too large
+    to parse safely here (MAX_JSON_ITEMS), is left out, so that its notebook counts as not finished."""
+    runs = {}
+    for line in output.splitlines():
+        if sum(line.count(c) for c in (b",", b"[", b"{")) > MAX_JSON_ITEMS:
+            continue
         try:
-            run = json.loads(line)
+            run = json.loads(line.decode("utf-8", "replace"))
             runs[Path(run["name"]).stem] = run
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, AttributeError):
             continue
     return runs
 

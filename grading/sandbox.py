@@ -10,8 +10,8 @@ What the sandbox sees (bwrap): read-only /usr and the Python installation; a fre
 size-limited /tmp (the only writable place); the submission's package at /sandbox/pkg and the harness at
 /sandbox/harness, both read-only. No network (a new network namespace holds only its own loopback), no other
 process (a new PID namespace), nothing of the repository, solutions/, grading/ or other submissions.
-Limits (`Limits`): wall time per call and per submission, CPU time, address space, processes and threads,
-bytes printed, size of /tmp.
+Limits (`Limits`): wall time per call and per submission, CPU time per process and per submission, address
+space, processes and threads, bytes printed, size of /tmp.
 """
 import atexit
 import fcntl
@@ -72,7 +72,7 @@ class SubmissionError(Exception):
 
 
 class TimeLimit(SubmissionError):
-    """A wall-clock time limit ran out."""
+    """A time limit ran out: wall clock, or the CPU time of the whole submission."""
 
 
 @dataclass
@@ -82,6 +82,7 @@ class Limits:
     submission_seconds: float = 900     # wall time of all of a submission's grading: hidden tests and notebooks
     cell_seconds: float = 300           # wall time of one notebook cell
     cpu_seconds: int = 900              # CPU time of one sandboxed process
+    submission_cpu_seconds: float = 1800  # CPU time of all of a submission's sandboxed processes together
     memory_mb: int = 4096               # address space of one sandboxed process
     max_processes: int = 256            # processes and threads in one sandbox (fork bombs)
     output_mb: int = 16                 # what the student's code may print (and the size of any file it writes)
@@ -115,9 +116,14 @@ def sandbox_summary() -> str:
     """How student code runs, for the instructor's summary and log."""
     reason = no_sandbox_reason()
     how = f"WITHOUT a sandbox ({reason})" if reason else "in the bwrap sandbox"
-    if os.geteuid() == 0 and _cgroup_folder("memory") is not None:
-        return how + ", memory limited per sandbox (cgroup)"
-    return how + ", memory limited per process only (no memory cgroup can be made here)"
+    root = os.geteuid() == 0
+    if root and _cgroup_folder("memory") is not None:
+        how += ", memory limited per sandbox (cgroup)"
+    else:
+        how += ", memory limited per process only (no memory cgroup can be made here)"
+    if root and _cpu_accounting_folder() is not None:
+        return how + ", CPU time counted per submission (cgroup)"
+    return how + ", CPU time limited per process only (no CPU accounting cgroup can be made here)"
 
 
 @functools.cache
@@ -325,12 +331,13 @@ class Cgroups:
     grading). Without them, the rlimits stay (per process), and each sandbox's session is its own scheduling
     autogroup where the kernel has autogroups; `sandbox_summary()` says which."""
     SETTINGS = {"cpu": {},    # controller -> {file (v1 and v2 names): Limits -> value}; files that exist
+                "cpuacct": {},
                 "pids": {"pids.max": lambda limits: limits.max_processes},
                 "memory": {"memory.limit_in_bytes": lambda limits: limits.memory_mb << 20,
                            "memory.max": lambda limits: limits.memory_mb << 20}}
 
     def __init__(self, name: str, limits: Limits):
-        self.folders = []
+        self.folders, self.cpu_at_start = [], 0.0
         for controller, settings in self.SETTINGS.items():
             folder = _cgroup_folder(controller)
             if folder is None:
@@ -343,12 +350,23 @@ class Cgroups:
                 self.folders.append(folder / name)
             except OSError:
                 continue
+        self.cpu_at_start = self.cpu_seconds() or 0.0    # a folder left behind by a killed grader counts on
 
     def enter(self):
         """In the child, before exec: move this process (and so all it starts) into the cgroups."""
         for folder in self.folders:
             with open(folder / "cgroup.procs", "w") as f:
                 f.write(str(os.getpid()))
+
+    def cpu_seconds(self) -> float | None:
+        """CPU time used so far by all processes of the sandbox, or None where no cgroup counts it."""
+        for folder in self.folders:
+            if (folder / "cpuacct.usage").exists():                 # v1: nanoseconds
+                return int(_read(folder / "cpuacct.usage") or 0) / 1e9 - self.cpu_at_start
+            for line in _read(folder / "cpu.stat").splitlines():    # v2: usage_usec
+                if line.startswith("usage_usec "):
+                    return int(line.split()[1]) / 1e6 - self.cpu_at_start
+        return None
 
     def remove(self):
         for folder in self.folders:
@@ -382,6 +400,14 @@ def _cgroup_folder(controller: str) -> Path | None:
     return None
 
 
+def _cpu_accounting_folder() -> Path | None:
+    """Where a sandbox's cgroup can count its CPU time (v1 cpuacct, or v2 with the cpu controller), or None."""
+    v1, v2 = _cgroup_folder("cpuacct"), _cgroup_folder("cpu")
+    if v1 is None and v2 is not None and "usage_usec" in _read(v2 / "cpu.stat"):
+        return v2
+    return v1
+
+
 def _read(path: Path) -> str:
     try:
         return path.read_text()
@@ -392,16 +418,21 @@ def _read(path: Path) -> str:
 class Jail:
     """One process in the sandbox, started with `command`; stdin and stdout are pipes, stderr goes to the file
     `log`. In `command`, `cwd` and `pythonpath`, {package} and {harness} stand for the paths at which the sandbox
-    sees the package folder and the harness. The working directory defaults to the private /tmp."""
+    sees the package folder and the harness. The working directory defaults to the private /tmp.
+
+    `cpu_seconds`: the CPU time all its processes together may use (default: the submission's whole CPU budget).
+    Where a cgroup counts it, the jail is stopped with TimeLimit while it is being waited on, within half a second
+    of passing it; elsewhere each of its processes gets at most that much (RLIMIT_CPU)."""
 
     def __init__(self, package, command: list[str], limits: Limits, log, cwd: str | None = None,
-                 pythonpath: str = "{package}", env: dict | None = None):
+                 pythonpath: str = "{package}", env: dict | None = None, cpu_seconds: float | None = None):
         self.limits, self.log = limits, Path(log)
+        self.cpu_budget = limits.submission_cpu_seconds if cpu_seconds is None else cpu_seconds
         self.kind = backend()
         package, harness = Path(package).resolve(), harness_dir()
         make_readable(package)
         self._uid = self._uid_lock = self._scratch = None
-        self.partial = b""
+        self.partial, self.cpu_at_close = b"", None
         if os.geteuid() == 0:      # always so without bwrap (see _fallback_problem)
             self._uid, self._uid_lock = _claim_uid()
         self._cgroups = Cgroups(f"llmlab-sandbox-{self._uid}", limits) if self._uid is not None else None
@@ -436,7 +467,8 @@ class Jail:
             self._cgroups.enter()
         memory = self.limits.memory_mb << 20
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-        resource.setrlimit(resource.RLIMIT_CPU, (self.limits.cpu_seconds, self.limits.cpu_seconds + 5))
+        cpu = max(1, min(self.limits.cpu_seconds, int(self.cpu_budget + 1)))
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
         output = self.limits.output_mb << 20
         resource.setrlimit(resource.RLIMIT_FSIZE, (output, output))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -444,22 +476,33 @@ class Jail:
     def alive(self) -> bool:
         return self.process.poll() is None
 
+    def cpu_used(self) -> float | None:
+        """CPU seconds used so far by all the jail's processes, or None where no cgroup counts them."""
+        return self._cgroups.cpu_seconds() if self._cgroups is not None else None
+
+    def _watch(self):
+        """Called at least every half second while the grader waits on the jail: enforces its CPU budget."""
+        used = self.cpu_used()
+        if used is not None and used > self.cpu_budget:
+            raise TimeLimit(f"the CPU time limit of {self.limits.submission_cpu_seconds:.0f} s for the whole "
+                            f"submission is used up")
+
     def send(self, data: bytes, deadline: float):
         _write_all(self.process.stdin.fileno(), _frame(data), deadline)
 
     def receive(self, deadline: float) -> bytes:
         """One reply frame; TimeoutError past the deadline, EOFError when the process ends first."""
         fd = self.process.stdout.fileno()
-        (n,) = struct.unpack("<Q", _read_exact(fd, 8, deadline))
+        (n,) = struct.unpack("<Q", _read_exact(fd, 8, deadline, self._watch))
         if n > self.limits.reply_mb << 20:
             raise SubmissionError(f"a result of {n >> 20} MiB is larger than the limit of {self.limits.reply_mb} MiB")
-        return _read_exact(fd, n, deadline)
+        return _read_exact(fd, n, deadline, self._watch)
 
     def read_all(self, deadline: float) -> bytes:
         """Everything the process writes to stdout until it exits (at most reply_mb). On TimeoutError or
         SubmissionError (too much), what was read so far is in `self.partial`."""
         fd, self.partial = self.process.stdout.fileno(), b""
-        while chunk := _read_some(fd, deadline, 1 << 20):
+        while chunk := _read_some(fd, deadline, 1 << 20, self._watch):
             self.partial += chunk
             if len(self.partial) > self.limits.reply_mb << 20:
                 raise SubmissionError(f"the output is larger than the limit of {self.limits.reply_mb} MiB")
@@ -494,6 +537,7 @@ class Jail:
         if self._uid is not None:
             if self.kind == "none":                           # no PID namespace: kill what left the session
                 _kill_all_of(self._uid)
+            self.cpu_at_close = self.cpu_used()
             self._cgroups.remove()
             os.close(self._uid_lock)
             self._uid = None
@@ -519,17 +563,21 @@ def _frame(data: bytes) -> bytes:
     return struct.pack("<Q", len(data)) + data
 
 
-def _read_some(fd: int, deadline: float, size: int) -> bytes:
-    left = deadline - time.monotonic()
-    if left <= 0 or not select.select([fd], [], [], left)[0]:
-        raise TimeoutError
-    return os.read(fd, size)
+def _read_some(fd: int, deadline: float, size: int, watch=lambda: None) -> bytes:
+    """Up to `size` bytes from `fd`; TimeoutError past the deadline; `watch()` is called every half second."""
+    while True:
+        watch()
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError
+        if select.select([fd], [], [], min(left, 0.5))[0]:
+            return os.read(fd, size)
 
 
-def _read_exact(fd: int, n: int, deadline: float) -> bytes:
+def _read_exact(fd: int, n: int, deadline: float, watch=lambda: None) -> bytes:
     chunks, got = [], 0
     while got < n:
-        chunk = _read_some(fd, deadline, min(n - got, 1 << 20))
+        chunk = _read_some(fd, deadline, min(n - got, 1 << 20), watch)
         if not chunk:
             raise EOFError("the process ended")
         chunks.append(chunk)
@@ -553,7 +601,8 @@ class Sandbox:
     jail started on first use and restarted after a crash or a time-out.
 
     Every call gets `limits.call_seconds`; all calls together get `limits.submission_seconds`, counted from
-    the creation of the Sandbox; after that every call fails at once. On its first start the worker imports
+    the creation of the Sandbox, and `limits.submission_cpu_seconds` of CPU time (where a cgroup counts it:
+    `cpu_used`); after either is used up every call fails at once. On its first start the worker imports
     each exercise module once: a module that ends, hangs or crashes the worker when imported is from then on
     replaced by one that raises ImportError saying why, so that its tests fail at once, not one restart each."""
 
@@ -568,7 +617,13 @@ class Sandbox:
             log = Path(folder) / "student-output.log"
         self.log = Path(log)
         self.jail = None
+        self.cpu_of_closed_jails = 0.0
         self.unimportable = None        # exercise module -> why importing it ends the worker (after 1st start)
+
+    def cpu_used(self) -> float:
+        """CPU seconds used by all the sandbox's workers so far (0 where no cgroup counts them)."""
+        live = self.jail.cpu_used() if self.jail is not None else None
+        return self.cpu_of_closed_jails + (live or 0.0)
 
     def _start(self):
         if self.unimportable is None:
@@ -595,7 +650,8 @@ class Sandbox:
         modules = [m for m in SCENARIO_MODULES if (ROOT / (m.replace(".", "/") + ".py")).exists()]
         self.jail = Jail(self.target, [sys.executable, "-s", "{harness}/grading/worker.py", *modules],
                          self.limits, self.log, pythonpath="{package}" + os.pathsep + "{harness}",
-                         env={protocol.UNIMPORTABLE: json.dumps(self.unimportable)})
+                         env={protocol.UNIMPORTABLE: json.dumps(self.unimportable)},
+                         cpu_seconds=self.limits.submission_cpu_seconds - self.cpu_of_closed_jails)
         try:
             ready = self.jail.receive(time.monotonic() + self.limits.start_seconds)
         except TimeoutError:
@@ -628,6 +684,10 @@ class Sandbox:
         if left <= 0:
             self.close()
             raise TimeLimit(f"the time limit of {self.limits.submission_seconds:.0f} s for the whole "
+                            f"submission is used up")
+        if self.cpu_used() >= self.limits.submission_cpu_seconds:
+            self.close()
+            raise TimeLimit(f"the CPU time limit of {self.limits.submission_cpu_seconds:.0f} s for the whole "
                             f"submission is used up")
         request = adapters.encode((name, args, kwargs))
         per_call = min(self.limits.call_seconds, left)
@@ -682,6 +742,7 @@ class Sandbox:
     def close(self):
         if self.jail is not None:
             self.jail.close()
+            self.cpu_of_closed_jails += self.jail.cpu_at_close or 0.0
         self.jail = None
 
 

@@ -326,6 +326,27 @@ def test_one_submission_cannot_cost_more_than_its_budget(release, graded, tmp_pa
     assert all(re.search("memory limit|time limit|ran out of time", m) for m in messages["memory_bomb"])
 
 
+def test_cpu_time_of_one_submission_is_bounded(release, graded, tmp_path):
+    """Three processes that spin in every call of one module: the submission's CPU budget (15 s, all of its
+    sandboxed processes together, the worker's start included) ends its grading long before its wall budget
+    (120 s) or the per-call limit (30 s a test) would; its tests fail with the CPU budget's reason."""
+    b.require_bwrap()
+    module, _ = b.choose_modules(graded)
+    tasks = [t for t in graded if BY_ID[t].module == module]
+    subs, out = tmp_path / "submissions", tmp_path / "out"
+    b.submission(release, subs / "burn_cpu_in_parallel",
+                 b.reference_modules() | {module: b.attacked(module, "burn_cpu_in_parallel")})
+    autograde(subs, out, tasks=tasks, notebooks=None, progress=False,
+              limits=Limits(call_seconds=30, submission_seconds=120, submission_cpu_seconds=15))
+    got = results(out, "burn_cpu_in_parallel")
+    assert all(got[t]["score"] == 0 for t in tasks), got
+    reasons = " ".join(got[t]["output"] for t in tasks)
+    if "CPU time limited per process only" in (out / "logs" / "autograde.log").read_text():
+        pytest.skip("no cgroup counts CPU time here (not root, or no cpuacct)")
+    assert "the CPU time limit of 15 s for the whole submission is used up" in reasons, reasons
+    assert got["_data"]["extra_data"]["seconds"] < 60, "ended by the wall budget, not by the CPU budget"
+
+
 def _with_cells(notebook: bytes, cells: list) -> bytes:
     data = json.loads(notebook)
     data["cells"] += [dict(cell, id=f"added-{i}") for i, cell in enumerate(cells)]

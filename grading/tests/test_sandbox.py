@@ -7,6 +7,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,15 @@ PROBES = textwrap.dedent('''
 
 
     def spin():
+        while True:
+            pass
+
+
+    def spin_in(processes):
+        import os
+        for _ in range(processes - 1):
+            if os.fork() == 0:
+                break
         while True:
             pass
 
@@ -197,6 +207,21 @@ def test_text_and_data_from_the_sandbox_are_bounded_before_parsing(target):
     assert int(frame_mib) < 40, f"the trusted process grew by {frame_mib} MiB for an 8 MiB frame"
 
 
+def test_executed_notebooks_from_the_sandbox_are_bounded_before_parsing():
+    """A notebook whose outputs hold a JSON structure of millions of small items (a display() of nested lists,
+    say) would cost gigabytes to parse in the grader: it reads as not finished, at a cost of its size only."""
+    import tracemalloc
+    from grading.notebooks import MAX_JSON_ITEMS, parse_runs
+    honest = json.dumps({"name": "01.ipynb", "notebook": "{}", "error": None}).encode()
+    bomb = b'{"name": "02.ipynb", "notebook": [' + b"[]," * MAX_JSON_ITEMS + b'[]], "error": null}'
+    tracemalloc.start()
+    runs = parse_runs(honest + b"\n" + bomb + b"\n" + b"not json")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert list(runs) == ["01"] and runs["01"]["notebook"] == "{}"
+    assert peak < 8 << 20, f"parsing took {peak >> 20} MiB for a {len(bomb) >> 20} MiB line"
+
+
 def test_total_time_of_a_submission_and_a_slow_start(target):
     box = Sandbox(target, Limits(submission_seconds=0))
     with pytest.raises(TimeLimit, match="whole submission is used up"):
@@ -204,6 +229,26 @@ def test_total_time_of_a_submission_and_a_slow_start(target):
     box = Sandbox(target, Limits(start_seconds=0.01))     # the grader's problem: reported, graded again later
     with pytest.raises(SubmissionError, match=SANDBOX_DID_NOT_START):
         box.call("flops", ("matmul_flops", 2, 3, 4))
+
+
+def test_cpu_time_of_all_processes_of_a_submission_is_bounded(target, tmp_path):
+    """Three processes that spin in one call: the sandbox's cgroup counts the CPU time of all of them, so the
+    call is stopped once the submission's CPU budget (3 s) is used up, long before its wall limit (60 s), and
+    every later call fails at once. Without a cgroup to count it, each process gets RLIMIT_CPU instead."""
+    sandbox = Sandbox(target, Limits(call_seconds=60, submission_cpu_seconds=3), log=tmp_path / "student.log")
+    assert sandbox.call("flops", ("matmul_flops", 2, 3, 4)) == 48
+    if sandbox.jail.cpu_used() is None:
+        assert "CPU time limited per process only" in sandbox_summary()
+        pytest.skip("no cgroup counts CPU time here (not root, or no cpuacct)")
+    assert "CPU time counted per submission (cgroup)" in sandbox_summary()
+    started = time.monotonic()
+    with pytest.raises(TimeLimit, match="CPU time limit of 3 s for the whole submission is used up"):
+        sandbox.call("flops", ("spin_in", 3))
+    assert time.monotonic() - started < 30, "stopped by the wall limit, not by the CPU budget"
+    assert 3 <= sandbox.cpu_used() < 3 + 3 * 1.5, sandbox.cpu_used()    # polled every 0.5 s, 3 processes
+    with pytest.raises(TimeLimit, match="CPU time limit of 3 s"):
+        sandbox.call("flops", ("matmul_flops", 2, 3, 4))
+    sandbox.close()
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="student code runs without bwrap only under a root grader")
