@@ -256,11 +256,12 @@ def test_without_bwrap_student_code_runs_as_an_unprivileged_user_and_it_warns_lo
     """The grader's repository copied to a folder only root can enter (as an instructor protects theirs):
     with LLMLAB_SANDBOX=none, student code runs as an unprivileged uid from its own copy of the package, cannot
     read the repository, and the limits hold. Where that uid cannot use this Python (installed under /root,
-    say), the grader refuses instead, naming it."""
-    python = [p for p in {sys.prefix, sys.base_prefix} if not _all_can_enter(p)]
+    say), the grader refuses, naming it; the run is then repeated where the folders above the Python
+    installation are opened to all (an outer mount namespace), as an instructor would fix it."""
     repo = tmp_path / "repo"
     shutil.copytree(ROOT, repo, ignore=shutil.ignore_patterns(".git", "__pycache__", "*.egg-info"))
     code = textwrap.dedent(f'''
+        import os
         from grading.sandbox import Limits, Sandbox, SubmissionError, TimeLimit
         box = Sandbox({str(target)!r}, Limits(call_seconds=3))
         assert box.call("flops", ("matmul_flops", 2, 3, 4)) == 48
@@ -270,24 +271,49 @@ def test_without_bwrap_student_code_runs_as_an_unprivileged_user_and_it_warns_lo
         except TimeLimit as e:
             print("stopped:", e)
         box.close()
+        print("grader uid:", os.getuid())
     ''')
-    run = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True, timeout=300,
-                         env=dict(os.environ, LLMLAB_SANDBOX="none", PYTHONPATH=""))
-    if python:
+    command = [sys.executable, "-c", code]
+    env = dict(os.environ, LLMLAB_SANDBOX="none", PYTHONPATH="")
+    closed = _closed_folders_above_python()
+    if closed:
+        run = subprocess.run(command, cwd=repo, capture_output=True, text=True, timeout=300, env=env)
         assert run.returncode == 1 and "an unprivileged user cannot use the Python installation" in run.stderr
-        assert all(p in run.stderr for p in python) and "WARNING" not in run.stderr, run.stderr[-3000:]
-        return
+        assert "WARNING" not in run.stderr, run.stderr[-3000:]
+        require_bwrap()
+        command = _with_folders_opened(closed) + command
+    run = subprocess.run(command, cwd=repo, capture_output=True, text=True, timeout=300, env=env)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "WARNING: student code runs WITHOUT a sandbox (the grader chose --sandbox none" in run.stderr
     facts = json.loads(run.stdout.splitlines()[0])
-    assert facts["uid"] != 0 and not facts["repo"], facts
+    assert facts["uid"] >= 1000 and not facts["repo"], facts
     assert "stopped: time limit of 3 s exceeded" in run.stdout
+    assert "grader uid: 0" in run.stdout
 
 
-def _all_can_enter(folder) -> bool:
-    """Every folder from / down to `folder` has the execute bit for others."""
-    path = Path(os.path.realpath(folder))
-    return all(os.stat(p).st_mode & 0o001 for p in [path, *path.parents])
+def _closed_folders_above_python() -> dict:
+    """{folder others cannot enter: [the Python folders below it]} for this interpreter's installation."""
+    from grading.sandbox import _python_dirs
+    closed = {}
+    for folder in {os.path.realpath(p) for p in [*_python_dirs(), os.path.dirname(sys.executable)]}:
+        for parent in [Path(folder), *Path(folder).parents]:
+            if not os.stat(parent).st_mode & 0o001:
+                closed.setdefault(str(parent), []).append(folder)
+    return closed
+
+
+def _with_folders_opened(closed: dict) -> list[str]:
+    """A bwrap prefix (root: a mount namespace only) in which each closed folder is an empty one all may enter,
+    holding only the Python folders bound back at their own paths."""
+    argv = ["bwrap", "--dev-bind", "/", "/"]
+    for folder in sorted(closed, key=len):
+        argv += ["--perms", "0711", "--tmpfs", folder]
+        for inside in closed[folder]:
+            between = [p for p in reversed(Path(inside).parents) if p.is_relative_to(folder) and str(p) != folder]
+            for parent in between:
+                argv += ["--perms", "0755", "--dir", str(parent)]
+            argv += ["--bind", inside, inside]
+    return argv + ["--"]
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to ask as another uid")
