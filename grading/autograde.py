@@ -16,6 +16,7 @@ the nbgrader gradebook OUT_DIR/nbgrader/gradebook.db, and instructor-only logs u
 of them says which sandbox graded (or why there was none).
 """
 import csv
+import ctypes
 import datetime
 import hashlib
 import json
@@ -43,6 +44,7 @@ from llmlab.tasks import BY_ID, MAX_POINTS, TASK_IDS, TASKS
 
 HIDDEN = ROOT / "grading" / "hidden"
 LOG_BYTES = 256 << 10       # of each instructor log kept per student
+_LIBC, PR_SET_PDEATHSIG = ctypes.CDLL(None, use_errno=True), 1     # loaded here: not in a forked child
 
 
 @dataclass
@@ -106,8 +108,7 @@ def run_hidden_tests(package: Path, plan: Plan, scratch: Path, logs: Path, secon
     with open(output, "wb") as out:
         memory = plan.limits.trusted_memory_mb << 20      # what it reads from the sandbox cannot exhaust the grader
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                   start_new_session=True,
-                                   preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (memory, memory)))
+                                   start_new_session=True, preexec_fn=lambda: _limit_trusted_process(memory))
         try:
             process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -119,6 +120,13 @@ def run_hidden_tests(package: Path, plan: Plan, scratch: Path, logs: Path, secon
         return json.loads(record.read_text(encoding="utf-8"))["tests"]
     except (OSError, ValueError, KeyError):
         return []
+
+
+def _limit_trusted_process(memory: int):
+    """In the trusted pytest process, before it starts: its memory limit, and SIGKILL when the grader's thread
+    that waits for it dies (a Dask worker killed mid-grading: the retry elsewhere must be the only grading)."""
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _keep_log(source: Path, dest: Path):

@@ -1,0 +1,84 @@
+"""Grading on a real Dask cluster (a LocalCluster of 2 worker processes): the same grades as --jobs 2, and a
+worker killed in the middle of grading loses no submission and counts none twice."""
+import csv
+import json
+import os
+import signal
+import threading
+import time
+
+import psutil
+import pytest
+
+from grading.autograde import autograde, inventory
+from grading.distributed import check_workers, local_cluster
+from grading.release import build_release
+from grading.tests import builders as b
+from llmlab.tasks import BY_ID
+
+
+def grades(out) -> dict:
+    """{student: (grade sheet row without timings, every task's result as the student sees it)}."""
+    with open(out / "grades.csv", encoding="utf-8") as f:
+        rows = {row["student_id"]: row for row in csv.DictReader(f)}
+    seen = {}
+    for student, row in rows.items():
+        data = json.loads((out / student / "results.json").read_text(encoding="utf-8"))
+        seen[student] = (row, data["score"], data["tests"], data["output"])
+    return seen
+
+
+def kill_a_grading_worker(client, killed: dict):
+    """Wait until a worker is grading, let it run a moment, then SIGKILL its process; record what it held."""
+    pids = client.run(os.getpid)
+    while True:
+        busy = {worker: keys for worker, keys in client.processing().items() if keys}
+        if busy:
+            worker, keys = next(iter(busy.items()))
+            time.sleep(1.0)                                         # well into the grading of its submission
+            process = psutil.Process(pids[worker])
+            killed.update(worker=worker, keys=list(keys), pid=pids[worker],
+                          children=process.children(recursive=True))
+            process.send_signal(signal.SIGKILL)
+            return
+        time.sleep(0.05)
+
+
+def test_local_cluster_grades_as_jobs_2_and_survives_a_killed_worker(tmp_path):
+    graded = inventory()
+    module, other = b.choose_modules(graded)
+    tasks = [t for t in graded if BY_ID[t].module == module] + [other]
+    release = build_release(tmp_path / "release")
+    subs, reference = tmp_path / "submissions", b.reference_modules()
+    b.submission(release, subs / "reference", reference)
+    b.submission(release, subs / "blank")
+    b.submission(release, subs / "partial", reference | {module: b.stub(module)})
+    autograde(subs, tmp_path / "jobs2", jobs=2, tasks=tasks, notebooks=None, progress=False)
+    expected = grades(tmp_path / "jobs2")
+    assert expected["reference"][1] > expected["partial"][1] > expected["blank"][1] == 0
+
+    with local_cluster(2) as client:
+        check_workers(client, [subs, tmp_path])         # both processes see the folders and the same grader
+        with pytest.raises(RuntimeError, match=f"does not see {tmp_path / 'missing'}"):
+            check_workers(client, [tmp_path / "missing"])
+        killed = {}
+        killer = threading.Thread(target=kill_a_grading_worker, args=(client, killed))
+        killer.start()
+        rows = autograde(subs, tmp_path / "dask", executor=client.get_executor(pure=False), tasks=tasks,
+                         notebooks=None, progress=False)
+        killer.join()
+        story = client.cluster.scheduler.story(*killed["keys"])
+        client.wait_for_workers(2)                      # the nanny started a new worker process
+        assert killed["pid"] not in client.run(os.getpid).values()
+
+    # graded again, elsewhere: the killed task went to "processing" a second time
+    assert sum(entry[2] == "processing" for entry in story) >= 2 * len(killed["keys"]), story
+    assert grades(tmp_path / "dask") == expected                        # nothing lost, nothing changed
+    assert [r["student_id"] for r in rows] == ["blank", "partial", "reference"]  # each student once
+    assert "graded 3 of 3 submissions" in (tmp_path / "dask" / "logs" / "autograde.log").read_text()
+    from nbgrader.api import Gradebook
+    with Gradebook(f"sqlite:///{tmp_path / 'dask' / 'nbgrader' / 'gradebook.db'}") as gradebook:
+        assert sorted(s.student.id for s in gradebook.assignment_submissions("lecture11")) == sorted(expected)
+    _, alive = psutil.wait_procs(killed["children"], timeout=30)
+    assert alive == [], f"the killed worker's grading processes kept running: {alive}"   # its pytest died too
+
