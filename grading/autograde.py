@@ -163,7 +163,7 @@ def grade_submission(student_id: str, path, plan: Plan) -> dict:
             _keep_log(scratch / "notebooks-output.log", logs / "notebooks-output.log")
             notes += notebooks.notes
             _save_notebooks(out / "nbgrader", student_id, submission.notebooks, notebooks.executed)
-    return _result(student_id, plan, notes, records, notebooks, started)
+    return _result(student_id, plan, notes, records, notebooks, started) | {"submitted_at": submission.submitted_at}
 
 
 def _save_notebooks(course: Path, student_id: str, submitted: dict, executed: dict):
@@ -330,16 +330,18 @@ def _row(student: str, results: Path) -> dict:
         data = json.loads(results.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         print(f"warning: {student} has no readable {results} ({e}): 0 points in grades.csv", file=sys.stderr)
-        return {"student_id": student, **dict.fromkeys(TASK_IDS, 0), "total": 0, "max": MAX_POINTS, "sandbox": ""}
+        return {"student_id": student, **dict.fromkeys(TASK_IDS, 0), "total": 0, "max": MAX_POINTS, "sandbox": "",
+                "submitted_at": ""}
     row = {"student_id": student}
     row.update({task: data["extra_data"]["tasks"].get(task, 0) for task in TASK_IDS})
-    row.update(total=data["score"], max=data["extra_data"]["max"], sandbox=data["extra_data"].get("sandbox", ""))
+    row.update(total=data["score"], max=data["extra_data"]["max"], sandbox=data["extra_data"].get("sandbox", ""),
+               submitted_at=data["extra_data"].get("submitted_at") or "")
     return row
 
 
 def _write_sheet(path: Path, rows: list):
     with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=["student_id", *TASK_IDS, "total", "max", "sandbox"])
+        writer = csv.DictWriter(f, fieldnames=["student_id", *TASK_IDS, "total", "max", "sandbox", "submitted_at"])
         writer.writeheader()
         writer.writerows(rows)
 
@@ -386,9 +388,11 @@ def _record_in_gradebook(directory: Path, result: dict):
         warnings.simplefilter("ignore")     # SQLAlchemy's autoflush notes from inside nbgrader
         gradebook.update_or_create_student(student)
         try:
-            gradebook.find_submission(ASSIGNMENT, student)
+            submission = gradebook.find_submission(ASSIGNMENT, student)
         except MissingEntry:
-            gradebook.add_submission(ASSIGNMENT, student)
+            submission = gradebook.add_submission(ASSIGNMENT, student)
+        if result.get("submitted_at"):      # nbgrader's own field (late penalties, the formgrader)
+            submission.timestamp = datetime.datetime.fromisoformat(result["submitted_at"]).replace(tzinfo=None)
         for task in result["tasks"]:
             try:
                 grade = gradebook.find_grade(task["id"], BY_ID[task["id"]].notebook, ASSIGNMENT, student)
