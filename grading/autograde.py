@@ -12,8 +12,8 @@ Per submission (`grade_submission`, which any concurrent.futures executor can ru
    2 decimals; halved when its notebook check cell failed, is missing or was edited. Sandbox results can only
    lower a score: the hidden tests compare in the trusted process.
 The main process writes OUT_DIR/<student>/{results.json, feedback.html} (for the student), OUT_DIR/grades.csv,
-the nbgrader gradebook OUT_DIR/nbgrader/gradebook.db, and instructor-only logs under OUT_DIR/logs/; every one
-of them says which sandbox graded (or why there was none).
+the nbgrader gradebook OUT_DIR/nbgrader/gradebook.db, and instructor-only logs under OUT_DIR/logs/ (with the
+similarity report of grading/similarity.py); every one of them says which sandbox graded (or why there was none).
 """
 import csv
 import ctypes
@@ -39,6 +39,7 @@ from grading.notebooks import (ASSIGNMENT, SOURCE, Course, grade_notebooks, grad
                               prepare_course, source_notebooks)
 from grading.sandbox import (FALLBACK_NOTE, ROOT, SANDBOX_DID_NOT_START, Limits, backend, no_sandbox_reason,
                              readable_by_students, sandbox_summary)
+from grading.similarity import similarity_report
 from grading.submission import SubmissionProblem, build_package, find_submissions, read_submission
 from llmlab.tasks import BY_ID, MAX_POINTS, TASK_IDS, TASKS
 
@@ -301,7 +302,9 @@ def autograde(submissions, out, *, jobs: int = 1, executor: Executor | None = No
             executor.shutdown()
     rows = [_row(s, out / s / "results.json") for s, _ in entries]
     _write_sheet(out / "grades.csv", rows)
-    _log(out, f"graded {len(todo)} of {len(entries)} submissions, {sandbox_summary()}")
+    similar = similarity_report(entries, out / "logs")
+    _log(out, f"graded {len(todo)} of {len(entries)} submissions, {sandbox_summary()}; {len(similar)} pairs of "
+              f"similar exercise modules (logs/similarity.csv)")
     return rows
 
 

@@ -1,5 +1,6 @@
 """Grading on a real Dask cluster (a LocalCluster of 2 worker processes): the same grades as --jobs 2, and a
-worker killed in the middle of grading loses no submission and counts none twice."""
+worker killed in the middle of grading loses no submission and counts none twice; the batch's similarity
+report lists the two submissions that share code."""
 import csv
 import json
 import os
@@ -14,7 +15,7 @@ from grading.autograde import autograde, inventory
 from grading.distributed import check_workers, local_cluster
 from grading.release import build_release
 from grading.tests import builders as b
-from llmlab.tasks import BY_ID
+from llmlab.tasks import BY_ID, EXERCISE_MODULES
 
 
 def grades(out) -> dict:
@@ -76,6 +77,10 @@ def test_local_cluster_grades_as_jobs_2_and_survives_a_killed_worker(tmp_path):
     assert grades(tmp_path / "dask") == expected                        # nothing lost, nothing changed
     assert [r["student_id"] for r in rows] == ["blank", "partial", "reference"]  # each student once
     assert "graded 3 of 3 submissions" in (tmp_path / "dask" / "logs" / "autograde.log").read_text()
+    with open(tmp_path / "dask" / "logs" / "similarity.csv", encoding="utf-8") as f:    # instructor only
+        similar = {(r["module"], r["student_a"], r["student_b"]) for r in csv.DictReader(f)}
+    assert {(m, *sorted(pair)) for m, *pair in similar} == {(m, "partial", "reference") for m in EXERCISE_MODULES
+                                                            if m != module}
     from nbgrader.api import Gradebook
     with Gradebook(f"sqlite:///{tmp_path / 'dask' / 'nbgrader' / 'gradebook.db'}") as gradebook:
         assert sorted(s.student.id for s in gradebook.assignment_submissions("lecture11")) == sorted(expected)
