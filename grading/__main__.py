@@ -26,6 +26,11 @@ def cmd_release(args):
     print(f"student release written to {out} (no solution code or hidden test found in it)")
 
 
+def cmd_gradescope(args):
+    from grading.gradescope import build_bundle
+    print(f"Gradescope autograder bundle written to {build_bundle(args.out_zip, notebooks=not args.no_notebooks)}")
+
+
 def cmd_autograde(args):
     from grading.autograde import autograde
     from grading.notebooks import SOURCE
@@ -66,6 +71,11 @@ def main(argv=None):
     release = sub.add_parser("release", help="build the student release in OUT_DIR")
     release.add_argument("out_dir", type=Path)
     release.set_defaults(run=cmd_release)
+    gradescope = sub.add_parser("gradescope", help="build a Gradescope autograder bundle (setup.sh, run_autograder, "
+                                "the grader and its hidden tests) in OUT_ZIP")
+    gradescope.add_argument("out_zip", type=Path)
+    gradescope.add_argument("--no-notebooks", action="store_true", help="grade the hidden tests only")
+    gradescope.set_defaults(run=cmd_gradescope)
     grade = sub.add_parser("autograde", help="grade every submission (folder <student_id>/ or <student_id>.zip)")
     grade.add_argument("submissions", type=Path, help="folder of submissions")
     grade.add_argument("--out", type=Path, required=True, help="where grades.csv, feedback and the gradebook go")
