@@ -1,9 +1,9 @@
 """python -m grading.measure [--students N] [--notebooks]: how long autograding takes on this machine.
 
 Builds the release, makes N copies of the reference submission and grades them with --jobs 1, with --jobs 2
-and on a Dask LocalCluster of 2 worker processes (grading/distributed.py); prints seconds per submission (wall clock, without the fixed cost of a batch: collecting the hidden
-tests, opening the gradebook; and CPU), the speedup, and the load average, which says how much else the
-machine was doing. The figures in grading/README.md come from here.
+and on a Dask LocalCluster of 2 worker processes (grading/distributed.py); prints seconds per submission (wall
+clock, without the fixed cost of a batch: collecting the hidden tests, opening the gradebook; and CPU), the
+speedup, and the load average, which says how much else the machine was doing. The figures in grading/README.md come from here.
 """
 import argparse
 import contextlib

@@ -1,10 +1,12 @@
-"""Grading on a real Dask cluster (a LocalCluster of 2 worker processes): the same grades as --jobs 2, and a
-worker killed in the middle of grading loses no submission and counts none twice; the batch's similarity
-report lists the two submissions that share code."""
+"""`autograde --scheduler` on a real Dask cluster (a LocalCluster of 2 worker processes): the same grades as
+--jobs 2, and a worker killed in the middle of grading loses no submission and counts none twice; the batch's
+similarity report lists the two submissions that share code."""
 import csv
 import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -14,6 +16,7 @@ import pytest
 from grading.autograde import autograde, inventory
 from grading.distributed import check_workers, local_cluster
 from grading.release import build_release
+from grading.sandbox import ROOT
 from grading.tests import builders as b
 from llmlab.tasks import BY_ID, EXERCISE_MODULES
 
@@ -65,16 +68,18 @@ def test_local_cluster_grades_as_jobs_2_and_survives_a_killed_worker(tmp_path):
     expected = grades(tmp_path / "jobs2")
     assert expected["reference"][1] > expected["partial"][1] > expected["blank"][1] == 0
 
-    with local_cluster(2) as client:
-        check_workers(client, [subs, tmp_path])         # both processes see the folders and the same grader
+    command = [sys.executable, "-m", "grading", "autograde", str(subs), "--no-notebooks", *(f"--task={t}" for t in tasks)]
+    with local_cluster(2) as client:                    # as `dask scheduler` and `dask worker` would be
+        scheduler = ["--scheduler", client.scheduler.address]
         with pytest.raises(RuntimeError, match=f"does not see {tmp_path / 'missing'}"):
-            check_workers(client, [tmp_path / "missing"])
+            check_workers(client, [tmp_path / "missing"])       # as a worker without the shared file system
         killed = {}
         killer = threading.Thread(target=kill_a_grading_worker, args=(client, killed))
         killer.start()
-        rows = autograde(subs, tmp_path / "dask", executor=client.get_executor(pure=False), tasks=tasks,
-                         notebooks=None, progress=False)
+        run = subprocess.run([*command, "--out", str(tmp_path / "dask"), *scheduler], cwd=ROOT, capture_output=True,
+                             text=True, timeout=600)
         killer.join()
+        assert run.returncode == 0, run.stderr[-3000:]
         story = client.cluster.scheduler.story(*killed["keys"])
         client.wait_for_workers(2)                      # the nanny started a new worker process
         assert killed["pid"] not in client.run(os.getpid).values()
@@ -82,7 +87,8 @@ def test_local_cluster_grades_as_jobs_2_and_survives_a_killed_worker(tmp_path):
     # graded again, elsewhere: the killed task went to "processing" a second time
     assert killed["keys"] and sum(entry[2] == "processing" for entry in story) >= 2 * len(killed["keys"]), story
     assert grades(tmp_path / "dask") == expected                        # nothing lost, nothing changed
-    assert [r["student_id"] for r in rows] == ["blank", "partial", "reference"]  # each student once
+    with open(tmp_path / "dask" / "grades.csv", encoding="utf-8") as f:
+        assert [r["student_id"] for r in csv.DictReader(f)] == ["blank", "partial", "reference"]  # each once
     assert "graded 3 of 3 submissions" in (tmp_path / "dask" / "logs" / "autograde.log").read_text()
     with open(tmp_path / "dask" / "logs" / "similarity.csv", encoding="utf-8") as f:    # instructor only
         similar = {(r["module"], r["student_a"], r["student_b"]) for r in csv.DictReader(f)}
