@@ -43,12 +43,10 @@ class Submission:
 
 def find_submissions(folder) -> tuple[list[tuple[str, Path]], list[str]]:
     """([(student_id, path)], warnings) for the entries of a submissions folder, sorted by student ID. Every
-    entry that is not graded gets a warning. A folder where some student folder holds <ASSIGNMENT>/ is in
-    nbgrader's collect layout (`submitted/`): each student's submission is that folder."""
+    entry that is not graded gets a warning. In nbgrader's collect layout (`submitted/<student_id>/<assignment>/`)
+    a student's submission is their <ASSIGNMENT>/ folder; one who has only other assignments is skipped."""
     found, warnings = {}, []
-    entries = sorted(Path(folder).iterdir())
-    collected = any(_is_folder(entry / ASSIGNMENT) for entry in entries if _is_folder(entry))
-    for entry in entries:
+    for entry in sorted(Path(folder).iterdir()):
         student = entry.stem if entry.suffix.lower() == ".zip" else entry.name
         if entry.name.startswith(".") or entry.name == "__MACOSX":
             warnings.append(f"{entry.name}: ignored (a hidden or system entry)")
@@ -61,11 +59,11 @@ def find_submissions(folder) -> tuple[list[tuple[str, Path]], list[str]]:
         elif student.lower() in found:
             warnings.append(f"{entry.name}: ignored (a second submission of {student}; "
                             f"{found[student.lower()][0]} is graded)")
-        elif collected and not _is_folder(entry / ASSIGNMENT):
+        elif not _is_folder(entry / ASSIGNMENT) and any(entry.glob(f"*/{TIMESTAMP}")):
             warnings.append(f"{entry.name}: ignored (nbgrader's collect layout, but no {ASSIGNMENT}/ folder: "
                             f"nothing collected for this assignment)")
         else:                                            # IDs that differ in case only would share a folder
-            found[student.lower()] = (student, entry / ASSIGNMENT if collected else entry)
+            found[student.lower()] = (student, entry / ASSIGNMENT if _is_folder(entry / ASSIGNMENT) else entry)
     return sorted(found.values()), warnings
 
 

@@ -120,9 +120,12 @@ def test_collect_layout_is_read_with_its_submission_time(tmp_path):
         (submitted / student / ASSIGNMENT / "llmlab" / f"{MODULE}.py").write_text("x = 1\n")
         for name, text in files.items():
             (submitted / student / ASSIGNMENT / name).write_text(text)
-    (submitted / "carol" / "another_assignment").mkdir(parents=True)
+    (submitted / "carol" / "another_assignment").mkdir(parents=True)          # nothing for this assignment yet
+    (submitted / "carol" / "another_assignment" / "timestamp.txt").write_text(nbgrader_timestamp(WHEN))
+    (submitted / "dave" / "llmlab").mkdir(parents=True)                       # the plain layout, alongside
     found, warnings = find_submissions(submitted)
-    assert found == [("alice", submitted / "alice" / ASSIGNMENT), ("bob", submitted / "bob" / ASSIGNMENT)]
+    assert found == [("alice", submitted / "alice" / ASSIGNMENT), ("bob", submitted / "bob" / ASSIGNMENT),
+                     ("dave", submitted / "dave")]
     assert warnings == [f"carol: ignored (nbgrader's collect layout, but no {ASSIGNMENT}/ folder: nothing "
                         f"collected for this assignment)"]
     alice = read_submission(found[0][1], tmp_path / "scratch")
