@@ -1,5 +1,6 @@
 """Instructor commands: python -m grading <command> (see grading/README.md)."""
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
@@ -25,6 +26,11 @@ def cmd_release(args):
     print(f"student release written to {out} (no solution code or hidden test found in it)")
 
 
+def cmd_gradescope(args):
+    from grading.gradescope import build_bundle
+    print(f"Gradescope autograder bundle written to {build_bundle(args.out_zip, notebooks=not args.no_notebooks)}")
+
+
 def cmd_autograde(args):
     from grading.autograde import autograde
     from grading.notebooks import SOURCE
@@ -37,12 +43,24 @@ def cmd_autograde(args):
         import os
         os.environ["LLMLAB_SANDBOX"] = args.sandbox
     try:
-        rows = autograde(args.submissions, args.out, jobs=args.jobs, force=args.force, tasks=args.task or None,
-                         notebooks=None if args.no_notebooks else Path(args.notebooks or SOURCE), limits=limits)
-    except RuntimeError as e:       # no safe sandbox here, or the hidden tests do not collect
+        with _executor(args) as executor:
+            rows = autograde(args.submissions, args.out, jobs=args.jobs, executor=executor, force=args.force,
+                             tasks=args.task or None, limits=limits,
+                             notebooks=None if args.no_notebooks else Path(args.notebooks or SOURCE))
+    except RuntimeError as e:       # no safe sandbox here, the hidden tests do not collect, a bad cluster
         sys.exit(f"error: {e}")
     from grading.sandbox import sandbox_summary
     print(f"graded {len(rows)} submissions, {sandbox_summary()}: {Path(args.out) / 'grades.csv'}")
+
+
+def _executor(args):
+    """The Dask cluster's executor with --scheduler (checked: workers see both folders, same grader), else
+    None (autograde's own pool of --jobs)."""
+    if not args.scheduler:
+        return contextlib.nullcontext()
+    from grading.distributed import cluster_executor
+    args.out.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return cluster_executor(args.scheduler, [args.submissions.resolve(), args.out.resolve()])
 
 
 def main(argv=None):
@@ -54,10 +72,17 @@ def main(argv=None):
     release = sub.add_parser("release", help="build the student release in OUT_DIR")
     release.add_argument("out_dir", type=Path)
     release.set_defaults(run=cmd_release)
+    gradescope = sub.add_parser("gradescope", help="build a Gradescope autograder bundle (setup.sh, run_autograder, "
+                                "the grader and its hidden tests) in OUT_ZIP")
+    gradescope.add_argument("out_zip", type=Path)
+    gradescope.add_argument("--no-notebooks", action="store_true", help="grade the hidden tests only")
+    gradescope.set_defaults(run=cmd_gradescope)
     grade = sub.add_parser("autograde", help="grade every submission (folder <student_id>/ or <student_id>.zip)")
     grade.add_argument("submissions", type=Path, help="folder of submissions")
     grade.add_argument("--out", type=Path, required=True, help="where grades.csv, feedback and the gradebook go")
     grade.add_argument("--jobs", type=int, default=1, help="submissions graded at once (default 1)")
+    grade.add_argument("--scheduler", metavar="ADDRESS", help="grade on this Dask cluster (e.g. tcp://host:8786; "
+                       "see grading/README.md) instead of --jobs local workers")
     grade.add_argument("--force", action="store_true", help="grade again students already graded")
     grade.add_argument("--task", action="append", default=[], help="grade only this task ID (repeatable)")
     grade.add_argument("--notebooks", type=Path, help="nbgrader source notebooks (default solutions/notebooks)")

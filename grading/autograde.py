@@ -13,10 +13,11 @@ Per submission (`grade_submission`, which any concurrent.futures executor can ru
    2 decimals; halved when its notebook check cell failed, is missing or was edited. Sandbox results can only
    lower a score: the hidden tests compare in the trusted process.
 The main process writes OUT_DIR/<student>/{results.json, feedback.html} (for the student), OUT_DIR/grades.csv,
-the nbgrader gradebook OUT_DIR/nbgrader/gradebook.db, and instructor-only logs under OUT_DIR/logs/; every one
-of them says which sandbox graded (or why there was none).
+the nbgrader gradebook OUT_DIR/nbgrader/gradebook.db, and instructor-only logs under OUT_DIR/logs/ (with the
+similarity report of grading/similarity.py); every one of them says which sandbox graded (or why there was none).
 """
 import csv
+import ctypes
 import datetime
 import hashlib
 import json
@@ -39,11 +40,13 @@ from grading.notebooks import (ASSIGNMENT, SOURCE, Course, grade_notebooks, grad
                               prepare_course, source_notebooks)
 from grading.sandbox import (FALLBACK_NOTE, ROOT, SANDBOX_DID_NOT_START, Limits, backend, no_sandbox_reason,
                              readable_by_students, sandbox_summary)
+from grading.similarity import similarity_report
 from grading.submission import SubmissionProblem, build_package, find_submissions, read_submission
 from llmlab.tasks import BY_ID, MAX_POINTS, TASK_IDS, TASKS
 
 HIDDEN = ROOT / "grading" / "hidden"
 LOG_BYTES = 256 << 10       # of each instructor log kept per student
+_LIBC, PR_SET_PDEATHSIG = ctypes.CDLL(None, use_errno=True), 1     # loaded here: not in a forked child
 
 
 @dataclass
@@ -109,8 +112,7 @@ def run_hidden_tests(package: Path, plan: Plan, scratch: Path, logs: Path, secon
     with open(output, "wb") as out:
         memory = plan.limits.trusted_memory_mb << 20      # what it reads from the sandbox cannot exhaust the grader
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                   start_new_session=True,
-                                   preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (memory, memory)))
+                                   start_new_session=True, preexec_fn=lambda: _limit_trusted_process(memory))
         try:
             process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -126,6 +128,13 @@ def run_hidden_tests(package: Path, plan: Plan, scratch: Path, logs: Path, secon
         return json.loads(record.read_text(encoding="utf-8"))["tests"], used
     except (OSError, ValueError, KeyError):
         return [], used
+
+
+def _limit_trusted_process(memory: int):
+    """In the trusted pytest process, before it starts: its memory limit, and SIGKILL when the grader's thread
+    that waits for it dies (a Dask worker killed mid-grading: the retry elsewhere must be the only grading)."""
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _keep_log(source: Path, dest: Path):
@@ -163,7 +172,7 @@ def grade_submission(student_id: str, path, plan: Plan) -> dict:
             _keep_log(scratch / "notebooks-output.log", logs / "notebooks-output.log")
             notes += notebooks.notes
             _save_notebooks(out / "nbgrader", student_id, submission.notebooks, notebooks.executed)
-    return _result(student_id, plan, notes, records, notebooks, started)
+    return _result(student_id, plan, notes, records, notebooks, started) | {"submitted_at": submission.submitted_at}
 
 
 def _save_notebooks(course: Path, student_id: str, submitted: dict, executed: dict):
@@ -301,7 +310,9 @@ def autograde(submissions, out, *, jobs: int = 1, executor: Executor | None = No
             executor.shutdown()
     rows = [_row(s, out / s / "results.json") for s, _ in entries]
     _write_sheet(out / "grades.csv", rows)
-    _log(out, f"graded {len(todo)} of {len(entries)} submissions, {sandbox_summary()}")
+    similar = similarity_report(entries, out / "logs")
+    _log(out, f"graded {len(todo)} of {len(entries)} submissions, {sandbox_summary()}; {len(similar)} pairs of "
+              f"similar exercise modules (logs/similarity.csv)")
     return rows
 
 
@@ -330,16 +341,18 @@ def _row(student: str, results: Path) -> dict:
         data = json.loads(results.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         print(f"warning: {student} has no readable {results} ({e}): 0 points in grades.csv", file=sys.stderr)
-        return {"student_id": student, **dict.fromkeys(TASK_IDS, 0), "total": 0, "max": MAX_POINTS, "sandbox": ""}
+        return {"student_id": student, **dict.fromkeys(TASK_IDS, 0), "total": 0, "max": MAX_POINTS, "sandbox": "",
+                "submitted_at": ""}
     row = {"student_id": student}
     row.update({task: data["extra_data"]["tasks"].get(task, 0) for task in TASK_IDS})
-    row.update(total=data["score"], max=data["extra_data"]["max"], sandbox=data["extra_data"].get("sandbox", ""))
+    row.update(total=data["score"], max=data["extra_data"]["max"], sandbox=data["extra_data"].get("sandbox", ""),
+               submitted_at=data["extra_data"].get("submitted_at") or "")
     return row
 
 
 def _write_sheet(path: Path, rows: list):
     with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=["student_id", *TASK_IDS, "total", "max", "sandbox"])
+        writer = csv.DictWriter(f, fieldnames=["student_id", *TASK_IDS, "total", "max", "sandbox", "submitted_at"])
         writer.writeheader()
         writer.writerows(rows)
 
@@ -386,9 +399,11 @@ def _record_in_gradebook(directory: Path, result: dict):
         warnings.simplefilter("ignore")     # SQLAlchemy's autoflush notes from inside nbgrader
         gradebook.update_or_create_student(student)
         try:
-            gradebook.find_submission(ASSIGNMENT, student)
+            submission = gradebook.find_submission(ASSIGNMENT, student)
         except MissingEntry:
-            gradebook.add_submission(ASSIGNMENT, student)
+            submission = gradebook.add_submission(ASSIGNMENT, student)
+        if result.get("submitted_at"):      # nbgrader's own field (late penalties, the formgrader)
+            submission.timestamp = datetime.datetime.fromisoformat(result["submitted_at"]).replace(tzinfo=None)
         for task in result["tasks"]:
             try:
                 grade = gradebook.find_grade(task["id"], BY_ID[task["id"]].notebook, ASSIGNMENT, student)

@@ -38,6 +38,7 @@ def results_json(result: dict) -> dict:
             "extra_data": {"student_id": result["student_id"], "max": result["max"],
                            "tasks": {t["id"]: t["score"] for t in result["tasks"]},
                            "sandbox": result["sandbox"], "graded_at": result["graded_at"],
+                           "submitted_at": result.get("submitted_at"),
                            "seconds": result["seconds"], "grader_error": result.get("grader_error", False)}}
 
 
@@ -59,6 +60,7 @@ def feedback_html(result: dict) -> str:
                         f"<p>得分 (score): <b>{t['score']:g} / {t['max']:g}</b> — {zh} ({en})</p>{tests}"
                         f"{'<ul>' + details + '</ul>' if details else ''}{reproduce}</section>")
     notes = "".join(f"<li>{e(n)}</li>" for n in result["notes"])
+    submitted = f"<br>提交时间 (submitted at): {e(result['submitted_at'])}" if result.get("submitted_at") else ""
     return f"""<!DOCTYPE html>
 <html lang="zh-CN"><head><meta charset="utf-8">
 <title>作业反馈 (feedback): {e(result['student_id'])}</title>
@@ -73,7 +75,7 @@ section {{ border-top: 1px solid #ddd; margin-top: 1em; }}
 </style></head><body>
 <h1>作业反馈 (feedback): 第 11 讲「模型推理二三事」</h1>
 <p>学号 (student ID): <b>{e(result['student_id'])}</b><br>
-总分 (total): <b>{result['total']:g} / {result['max']:g}</b></p>
+总分 (total): <b>{result['total']:g} / {result['max']:g}</b>{submitted}</p>
 {'<h2>提交说明 (about this submission)</h2><ul>' + notes + '</ul>' if notes else ''}
 <h2>各任务得分 (scores per task)</h2>
 <table><tr><th>任务 (task)</th><th>内容 (what)</th><th>结果 (result)</th><th>得分 (points)</th></tr>

@@ -1,11 +1,12 @@
 """python -m grading.measure [--students N] [--notebooks]: how long autograding takes on this machine.
 
-Builds the release, makes N copies of the reference submission and grades them twice, with --jobs 1 and with
---jobs 2; prints seconds per submission (wall clock, without the fixed cost of a batch: collecting the hidden
-tests, opening the gradebook; and CPU), the speedup, and the load average, which says how much else the
-machine was doing. The figures in grading/README.md come from here.
+Builds the release, makes N copies of the reference submission and grades them with --jobs 1, with --jobs 2
+and on a Dask LocalCluster of 2 worker processes (grading/distributed.py); prints seconds per submission (wall
+clock, without the fixed cost of a batch: collecting the hidden tests, opening the gradebook; and CPU), the
+speedup, and the load average, which says how much else the machine was doing. The figures in grading/README.md come from here.
 """
 import argparse
+import contextlib
 import os
 import resource
 import shutil
@@ -14,6 +15,7 @@ import time
 from pathlib import Path
 
 from grading.autograde import autograde
+from grading.distributed import local_cluster_executor
 from grading.notebooks import SOURCE, release_files, source_notebooks
 from grading.release import build_release
 from grading.sandbox import ROOT
@@ -38,21 +40,27 @@ def measure(students: int, notebooks: bool) -> dict:
                 shutil.copyfile(solution, subs / f"student{i:02d}" / "llmlab" / solution.name)
         figures, empty = {}, tmp / "empty"
         empty.mkdir()
-        for jobs in (1, 2):
-            out, source = tmp / f"out-{jobs}", SOURCE if notebooks else None
+        for i, (way, jobs, executor) in enumerate(_ways()):
+            out, source = tmp / f"out-{i}", SOURCE if notebooks else None
             autograde(empty, out, notebooks=source, progress=False)      # makes the nbgrader course, once
             started = time.monotonic()
             autograde(empty, out, notebooks=source, progress=False)      # what every batch costs
             overhead = time.monotonic() - started
-            wall, cpu = time.monotonic(), _cpu()
-            rows = autograde(subs, out, jobs=jobs, notebooks=source, progress=False)
-            wall, cpu = time.monotonic() - wall, _cpu() - cpu
+            with executor as pool:              # a Dask cluster starts here, before the clock
+                wall, cpu = time.monotonic(), _cpu()
+                rows = autograde(subs, out, jobs=jobs, executor=pool, notebooks=source, progress=False)
+                wall, cpu = time.monotonic() - wall, _cpu() - cpu
             assert all(row["total"] == rows[0]["total"] for row in rows)
-            figures[jobs] = {"seconds_per_submission": (wall - overhead) / students,
-                             "cpu_per_submission": cpu / students, "overhead": overhead, "total": rows[0]["total"]}
-        figures["speedup"] = figures[1]["seconds_per_submission"] / figures[2]["seconds_per_submission"]
-        figures["load_average"] = os.getloadavg()
-        return figures
+            figures[way] = {"seconds_per_submission": (wall - overhead) / students, "overhead": overhead,
+                            "cpu_per_submission": None if pool else cpu / students, "total": rows[0]["total"]}
+        return figures, os.getloadavg()
+
+
+def _ways() -> list:
+    """(name, jobs, executor context) of each way of grading measured. The CPU time of a Dask cluster's worker
+    processes is not counted (they are still running when the clock stops)."""
+    return [("--jobs 1", 1, contextlib.nullcontext()), ("--jobs 2", 2, contextlib.nullcontext()),
+            ("Dask LocalCluster, 2 workers", 2, local_cluster_executor(2))]
 
 
 def main():
@@ -62,15 +70,14 @@ def main():
     args = parser.parse_args()
     if args.notebooks and not source_notebooks():
         parser.error("no source notebooks in solutions/notebooks")
-    figures = measure(args.students, args.notebooks)
+    figures, load = measure(args.students, args.notebooks)
     print(f"{args.students} reference submissions, {os.cpu_count()} CPUs, notebooks: {args.notebooks}")
-    for jobs in (1, 2):
-        f = figures[jobs]
-        print(f"--jobs {jobs}: {f['seconds_per_submission']:.1f} s per submission (wall), "
-              f"{f['cpu_per_submission']:.1f} CPU s per submission, {f['overhead']:.1f} s per batch, "
-              f"score {f['total']}")
-    print(f"speedup of --jobs 2: {figures['speedup']:.2f}x; load average after: "
-          + " ".join(f"{x:.1f}" for x in figures["load_average"]))
+    one = figures["--jobs 1"]["seconds_per_submission"]
+    for way, f in figures.items():
+        cpu = "" if f["cpu_per_submission"] is None else f"{f['cpu_per_submission']:.1f} CPU s per submission, "
+        print(f"{way}: {f['seconds_per_submission']:.1f} s per submission (wall), {cpu}"
+              f"{f['overhead']:.1f} s per batch, score {f['total']}, speedup {one / f['seconds_per_submission']:.2f}x")
+    print("load average after: " + " ".join(f"{x:.1f}" for x in load))
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """Reading submissions, never trusting them: a folder `<student_id>/` (the student's copy of the release) or
-a `<student_id>.zip` of it.
+a `<student_id>.zip` of it, or nbgrader's collect layout `submitted/<student_id>/<assignment>/` with nbgrader's
+timestamp.txt (the submission time, kept in the results).
 
 Only what is graded is read: the exercise modules llmlab/<module>.py (llmlab.tasks.EXERCISE_MODULES) and the
 notebooks. Zips are checked before anything is unpacked (no absolute or `..` paths, no links, bounded size and
@@ -14,6 +15,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from grading.notebooks import ASSIGNMENT
 from grading.sandbox import ROOT
 from llmlab.tasks import EXERCISE_MODULES
 
@@ -22,6 +24,7 @@ MAX_FILES = 5000                 # in one zip
 MAX_UNPACKED = 512 << 20         # bytes, all files of one zip
 MAX_MODULE = 1 << 20             # bytes, one exercise module
 MAX_NOTEBOOK = 64 << 20          # bytes, one notebook (outputs included)
+TIMESTAMP = "timestamp.txt"      # nbgrader's, in a collected submission: "2026-11-30 17:05:12.123456 UTC"
 # What the grader writes into OUT_DIR besides one folder per student (compared without case and ".zip")
 RESERVED = {"grades.csv", "logs", "nbgrader"}
 
@@ -35,11 +38,13 @@ class Submission:
     modules: dict = field(default_factory=dict)     # exercise module -> source text (absent: missing/unreadable)
     notebooks: dict = field(default_factory=dict)   # notebook file name -> bytes
     notes: list = field(default_factory=list)       # remarks for the student
+    submitted_at: str | None = None                 # ISO 8601 UTC, from nbgrader's timestamp.txt
 
 
 def find_submissions(folder) -> tuple[list[tuple[str, Path]], list[str]]:
     """([(student_id, path)], warnings) for the entries of a submissions folder, sorted by student ID. Every
-    entry that is not graded gets a warning."""
+    entry that is not graded gets a warning. In nbgrader's collect layout (`submitted/<student_id>/<assignment>/`)
+    a student's submission is their <ASSIGNMENT>/ folder; one who has only other assignments is skipped."""
     found, warnings = {}, []
     for entry in sorted(Path(folder).iterdir()):
         student = entry.stem if entry.suffix.lower() == ".zip" else entry.name
@@ -53,10 +58,17 @@ def find_submissions(folder) -> tuple[list[tuple[str, Path]], list[str]]:
             warnings.append(f"{entry.name}: ignored ({student!r} is the name of one of the grader's own outputs)")
         elif student.lower() in found:
             warnings.append(f"{entry.name}: ignored (a second submission of {student}; "
-                            f"{found[student.lower()][1].name} is graded)")
-        else:
-            found[student.lower()] = (student, entry)    # IDs that differ in case only would share a folder
+                            f"{found[student.lower()][0]} is graded)")
+        elif not _is_folder(entry / ASSIGNMENT) and any(entry.glob(f"*/{TIMESTAMP}")):
+            warnings.append(f"{entry.name}: ignored (nbgrader's collect layout, but no {ASSIGNMENT}/ folder: "
+                            f"nothing collected for this assignment)")
+        else:                                            # IDs that differ in case only would share a folder
+            found[student.lower()] = (student, entry / ASSIGNMENT if _is_folder(entry / ASSIGNMENT) else entry)
     return sorted(found.values()), warnings
+
+
+def _is_folder(path: Path) -> bool:
+    return path.is_dir() and not path.is_symlink()
 
 
 def read_submission(path, scratch) -> Submission:
@@ -73,6 +85,10 @@ def read_submission(path, scratch) -> Submission:
         raise SubmissionProblem(f"{path.name} is neither a folder nor a zip file")
     base = _release_root(root)
     submission = Submission()
+    if (root / TIMESTAMP).exists():
+        submission.submitted_at, problem = _submission_time(root / TIMESTAMP)
+        if problem:
+            submission.notes.append(f"{TIMESTAMP} {problem}: the submission time is not known")
     for module in EXERCISE_MODULES:
         text, problem = _read_text(base / "llmlab" / f"{module}.py", MAX_MODULE)
         if problem:
@@ -102,6 +118,18 @@ def _release_root(root: Path) -> Path:
                  if sub.is_dir() and not sub.is_symlink() and sub.name not in ("__MACOSX",)]
     raise SubmissionProblem("no llmlab/ folder found in the submission (submit the whole release folder, "
                             "see README.md)")
+
+
+def _submission_time(path: Path) -> tuple[str | None, str | None]:
+    """(the ISO 8601 UTC time of nbgrader's timestamp.txt, None) or (None, the problem)."""
+    from nbgrader.utils import parse_utc
+    text, problem = _read_text(path, 1 << 10)
+    if problem:
+        return None, problem
+    try:
+        return parse_utc(text.strip()).isoformat() + "+00:00", None     # parse_utc: naive, in UTC
+    except (ValueError, OverflowError):
+        return None, f"is not a time as nbgrader writes it ({text.strip()[:60]!r})"
 
 
 def _read_text(path: Path, limit: int) -> tuple[str | None, str | None]:

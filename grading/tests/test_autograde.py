@@ -62,7 +62,7 @@ def results(out, student) -> dict:
 
 def sheet(out) -> dict:
     with open(out / "grades.csv", encoding="utf-8") as f:
-        return {row["student_id"]: {k: float(v) for k, v in row.items() if k not in ("student_id", "sandbox")}
+        return {row["student_id"]: {k: float(v) for k, v in row.items() if k not in ("student_id", "sandbox", "submitted_at")}
                 for row in csv.DictReader(f)}
 
 

@@ -1,4 +1,8 @@
-"""Reading submissions: folders and zips are checked before anything is unpacked or run."""
+"""Reading submissions: folders and zips are checked before anything is unpacked or run; nbgrader's collect
+layout is read as it is, with its submission times."""
+import csv
+import datetime
+import json
 import os
 import stat
 import zipfile
@@ -6,12 +10,17 @@ import zipfile
 import pytest
 
 from grading import submission as submission_module
+from grading.autograde import autograde
+from grading.notebooks import ASSIGNMENT
+from grading.release import build_release
 from grading.sandbox import ROOT
 from grading.submission import (Submission, SubmissionProblem, build_package, find_submissions, read_submission,
                                 unpack)
-from llmlab.tasks import EXERCISE_MODULES
+from grading.tests import builders as b
+from llmlab.tasks import BY_ID, EXERCISE_MODULES
 
 MODULE = EXERCISE_MODULES[0]
+WHEN = datetime.datetime(2026, 11, 30, 17, 5, 12, 123456, tzinfo=datetime.timezone.utc)
 
 
 def make_zip(path, members):
@@ -93,3 +102,59 @@ def test_package_is_the_graders_release_with_the_students_exercise_modules(tmp_p
     assert (package / "llmlab" / "tasks.py").read_bytes() == (ROOT / "llmlab" / "tasks.py").read_bytes()
     other = [m for m in EXERCISE_MODULES if m != MODULE][0]
     assert (package / "llmlab" / f"{other}.py").read_bytes() == (ROOT / "llmlab" / f"{other}.py").read_bytes()
+
+
+# ---- nbgrader's collect layout: submitted/<student_id>/<assignment>/ with timestamp.txt ------------------------
+
+def nbgrader_timestamp(when: datetime.datetime) -> str:
+    """timestamp.txt as nbgrader's exchange writes it (its default format and time zone, UTC)."""
+    from nbgrader.exchange.abc.exchange import Exchange
+    return when.strftime(Exchange.class_traits()["timestamp_format"].default_value)
+
+
+def test_collect_layout_is_read_with_its_submission_time(tmp_path):
+    submitted = tmp_path / "submitted"
+    for student, files in {"alice": {"timestamp.txt": nbgrader_timestamp(WHEN)},
+                           "bob": {"timestamp.txt": "yesterday, I think"}}.items():
+        (submitted / student / ASSIGNMENT / "llmlab").mkdir(parents=True)
+        (submitted / student / ASSIGNMENT / "llmlab" / f"{MODULE}.py").write_text("x = 1\n")
+        for name, text in files.items():
+            (submitted / student / ASSIGNMENT / name).write_text(text)
+    (submitted / "carol" / "another_assignment").mkdir(parents=True)          # nothing for this assignment yet
+    (submitted / "carol" / "another_assignment" / "timestamp.txt").write_text(nbgrader_timestamp(WHEN))
+    (submitted / "dave" / "llmlab").mkdir(parents=True)                       # the plain layout, alongside
+    found, warnings = find_submissions(submitted)
+    assert found == [("alice", submitted / "alice" / ASSIGNMENT), ("bob", submitted / "bob" / ASSIGNMENT),
+                     ("dave", submitted / "dave")]
+    assert warnings == [f"carol: ignored (nbgrader's collect layout, but no {ASSIGNMENT}/ folder: nothing "
+                        f"collected for this assignment)"]
+    alice = read_submission(found[0][1], tmp_path / "scratch")
+    assert alice.modules == {MODULE: "x = 1\n"} and alice.submitted_at == "2026-11-30T17:05:12.123456+00:00"
+    bob = read_submission(found[1][1], tmp_path / "scratch")
+    assert bob.submitted_at is None
+    assert "timestamp.txt is not a time as nbgrader writes it ('yesterday, I think'): the submission time is not " \
+           "known" in bob.notes
+
+
+def test_collect_layout_is_graded_and_the_time_kept_in_every_output(tmp_path):
+    """`autograde course/submitted` as nbgrader collect left it: grades.csv, results.json, feedback.html and
+    nbgrader's gradebook hold each submission's time."""
+    task = "t04_flops"
+    release, submitted, out = build_release(tmp_path / "release"), tmp_path / "course" / "submitted", tmp_path / "out"
+    b.submission(release, submitted / "alice" / ASSIGNMENT, b.reference_modules())
+    b.submission(release, submitted / "bob" / ASSIGNMENT)
+    for student, when in (("alice", WHEN), ("bob", WHEN + datetime.timedelta(days=1))):
+        (submitted / student / ASSIGNMENT / "timestamp.txt").write_text(nbgrader_timestamp(when))
+    rows = autograde(submitted, out, tasks=[task], notebooks=None, progress=False)
+    assert [(r["student_id"], r["total"]) for r in rows] == [("alice", BY_ID[task].points), ("bob", 0)]
+    expected = {"alice": "2026-11-30T17:05:12.123456+00:00", "bob": "2026-12-01T17:05:12.123456+00:00"}
+    with open(out / "grades.csv", encoding="utf-8") as f:
+        assert {r["student_id"]: r["submitted_at"] for r in csv.DictReader(f)} == expected
+    for student, when in expected.items():
+        data = json.loads((out / student / "results.json").read_text(encoding="utf-8"))
+        assert data["extra_data"]["submitted_at"] == when
+        assert f"提交时间 (submitted at): {when}" in (out / student / "feedback.html").read_text(encoding="utf-8")
+    from nbgrader.api import Gradebook
+    with Gradebook(f"sqlite:///{out / 'nbgrader' / 'gradebook.db'}") as gradebook:
+        times = {s: gradebook.find_submission(ASSIGNMENT, s).timestamp for s in expected}
+    assert times == {"alice": WHEN.replace(tzinfo=None), "bob": (WHEN + datetime.timedelta(days=1)).replace(tzinfo=None)}
