@@ -88,7 +88,7 @@ def prefill_decode(model, input_ids: torch.Tensor, max_new_tokens: int) -> Gener
         Generation(tokens (B, T + n), step_times of n floats), with the same tokens as generate_naive.
         - cache = model.new_cache(B, T + n).
         - Step 0 (prefill): `model(input_ids, cache, last_only=True)`; the argmax of its logits is the first
-          new token.
+          new token (last_only only saves computing logits that are not used; without it take the last position).
         - Steps 1..n-1 (decode): feed only the previous step's token, `model(token (B, 1), cache)`, and take
           the argmax. The last new token is never fed back: n tokens take n forward passes.
         Each step is timed as in generate_naive. Runs under torch.inference_mode().
