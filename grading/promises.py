@@ -18,7 +18,7 @@ import importlib
 import re
 from pathlib import Path
 
-from llmlab.tasks import BY_ID, TASKS
+from llmlab.tasks import TASKS
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "grading" / "README.md"

@@ -20,11 +20,6 @@ if doubles is not None:
 _timed_out_tasks = set()
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "promise(*keys, weight=1): the docstring promises (the module's PROMISES) "
-                                       "a hidden test checks, and its weight in the task's score (grading/promises.py)")
-
-
 def _task(item):
     marker = item.get_closest_marker("task")
     return marker.args[0] if marker else None

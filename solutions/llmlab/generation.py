@@ -10,6 +10,10 @@ Both functions below decode greedily (argmax, lowest index on ties) and time eve
 can compare TTFT (time to first token) with TPOT (time per output token).
 
 Devices: the prompt is given on the model's device (a GPU, or the CPU), and the tokens returned are on it too.
+
+Use the model only through `model(...)`, `model.new_cache(...)`, `model.config`, `model.device` and
+`model.num_parameters()`, and its cache only through the KVCache's interface (`length`, `reset()`,
+`memory_bytes()`, `k`, `v`): the graders' stand-in for the model (it records your calls) has nothing else.
 """
 import time
 from dataclasses import dataclass
