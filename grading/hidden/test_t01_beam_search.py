@@ -205,3 +205,26 @@ def test_error_names_the_argument_and_its_value():
     result = call("beam_search_error", case("mha", 3)[1], torch.tensor([[1, 2, 3]]), num_beams=0, max_new_tokens=4)
     assert result is not None and result[0] == "ValueError" and "num_beams" in result[1] and "0" in result[1], \
         f"beam_search(num_beams=0): {result}"
+
+
+@pytest.mark.promise("keep_best", "early_false", weight=0.75)
+def test_early_stopping_compares_with_the_worst_kept_hypothesis():
+    """early_stopping=False on a designed search where three hypotheses finish: the search stops when the best
+    running beam cannot beat the worse of the num_beams kept, not the worst of all that finished."""
+    # Bigram model, EOS = 1, prompt [0], num_beams 2, length_penalty 1. Step 1 finishes [0, 1]; step 2 [0, 2, 1];
+    # step 3 [0, 3, 5, 1], so the kept two are [0, 3, 5, 1] and [0, 2, 1]. The best running beam [0, 2, 4, 6]
+    # (mean log-probability between those of [0, 2, 1] and [0, 1]) cannot beat [0, 2, 1]: the search stops.
+    o, u = 0.05 / 6, [1 / 8] * 8
+    probs = torch.tensor([[.005, .40, .35, .20, .015, .01, .01, .01], u, [o, .5, o, o, .45, o, o, o],
+                          [o, .05, o, o, o, .9, o, o], [.10, .02, .095, .09, .085, .08, .44, .09],
+                          [o, .9, o, o, o, o, o, .05], [.01 / 7, .99] + [.01 / 7] * 6, u])
+    logp = probs.log()
+    kept = [(logp[0, 3] + logp[3, 5] + logp[5, 1]) / 3, (logp[0, 2] + logp[2, 1]) / 2]
+    running = (logp[0, 2] + logp[2, 4] + logp[4, 6]) / 3
+    assert logp[0, 1] < running <= kept[1]   # the reasoning above
+    sequences, scores = call("beam_search", model_spec(bigram_llama(logp)), torch.tensor([[0]]), num_beams=2,
+                             max_new_tokens=5, eos_token_id=1, length_penalty=1.0, early_stopping=False,
+                             num_return_sequences=2)
+    assert [s.tolist() for s in sequences] == [[0, 3, 5, 1], [0, 2, 1]], "stop once no running beam can beat the " \
+        "worse of the num_beams kept hypotheses"
+    torch.testing.assert_close(scores.float(), torch.stack(kept), rtol=1e-5, atol=1e-5)

@@ -138,8 +138,9 @@ def test_rejects_invalid_arguments(bad):
 @pytest.mark.promise("new_tensor", "top_p_one", weight=0.5)
 def test_every_step_skipped_still_returns_a_new_tensor():
     """process_logits(logits, ids, 2) with every setting neutral returns a new tensor equal to the logits (-inf
-    entries kept), and the logits are unchanged."""
+    entries kept, finite logits of probability 0 too), and the logits are unchanged."""
     logits = random_logits(840, batch=2, vocab=16, neg_inf=True)
+    logits[0, :3] = torch.tensor([100.0, -200.0, 0.0])   # -200 has probability 0 in float32, yet stays
     ids = random_token_ids(840, 2, 5, 16)
     out = call("process_logits", logits, ids, 2)
     check_filtered(out, logits, logits, rtol=0, atol=0)

@@ -71,7 +71,8 @@ def test_does_not_modify_its_input():
 
 
 @pytest.mark.promise("validation", weight=0.5)
-@pytest.mark.parametrize("presence,frequency", [(INF, 0.0), (0.0, -INF), (math.nan, 0.0), ("0.5", 0.0), (0.0, None)])
+@pytest.mark.parametrize("presence,frequency", [(INF, 0.0), (0.0, -INF), (math.nan, 0.0), ("0.5", 0.0), (0.0, None),
+                                                (True, 0.0)])
 def test_rejects_invalid_penalties(presence, frequency):
     result = call("raises", "processors.presence_frequency_penalty", random_logits(620, vocab=8),
                   random_token_ids(620, 4, 3, 8), presence, frequency)

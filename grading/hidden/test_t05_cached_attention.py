@@ -69,8 +69,7 @@ def test_one_step_output_and_cache(B, nh, nkv, hd, P, T, rope):
 def test_cached_logits_equal_full_forward(name, chunks):
     model = load_model(device="cpu") if name == "shipped" else random_llama(name, seed=21)
     input_ids = random_ids(model.config.vocab_size, 2, sum(chunks), seed=22)
-    cached = call("cached_logits_trusted_cache", "shipped" if name == "shipped" else model_spec(model), input_ids,
-                  chunks)
+    cached = call("cached_logits_trusted_cache", model_spec(model), input_ids, chunks)
     assert isinstance(cached, torch.Tensor) and cached.shape == (2, sum(chunks), model.config.vocab_size)
     with torch.no_grad():
         torch.testing.assert_close(cached, model(input_ids), atol=1e-4, rtol=1e-4)

@@ -126,8 +126,7 @@ def test_in_the_model_chunked_and_after_reset(name):
     model = load_model(device="cpu") if name == "shipped" else random_llama(name, seed=11)
     first = random_ids(model.config.vocab_size, 2, 12, seed=12)
     second = random_ids(model.config.vocab_size, 2, 12, seed=13)
-    spec = "shipped" if name == "shipped" else model_spec(model)
-    result = call("cached_logits_trusted_attention", spec, [first, second], [7, 3, 1, 1])
+    result = call("cached_logits_trusted_attention", model_spec(model), [first, second], [7, 3, 1, 1])
     assert result["lengths"] == [12, 12]
     with torch.no_grad():
         for logits, ids in zip(result["logits"], [first, second]):
