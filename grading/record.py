@@ -14,11 +14,12 @@ With --collect-only, the file lists the collected tests and any collection error
 
 Each record also holds the test's `weight`: its share of the task's points. A hidden test declares what it checks
 and how much that matters with `@pytest.mark.promise(*promise_keys, weight=w)` (default 1; see
-grading/hidden/conftest.py); a parametrized test's weight is split evenly over its parameter sets, so points follow
+grading/promises.py); a parametrized test's weight is split evenly over its parameter sets, so points follow
 what is checked, not how many inputs check it.
 """
 import json
 import os
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -36,9 +37,7 @@ def weights(items) -> dict:
     """{node ID: weight}: each test function's declared weight split evenly over its collected parameter sets."""
     def function(item):
         return item.nodeid.split("[")[0]
-    instances = {}
-    for item in items:
-        instances[function(item)] = instances.get(function(item), 0) + 1
+    instances = Counter(function(item) for item in items)
     return {item.nodeid: declared_weight(item) / instances[function(item)] for item in items}
 
 
