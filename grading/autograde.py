@@ -74,7 +74,7 @@ def _pytest_env(**extra) -> dict:
 
 
 def inventory(tasks=None) -> dict:
-    """{task ID: [hidden test node IDs]} from collecting grading/hidden/ (once, in a subprocess)."""
+    """{task ID: {hidden test node ID: its weight}} from collecting grading/hidden/ (once, in a subprocess)."""
     with tempfile.TemporaryDirectory() as tmp:
         record = Path(tmp) / "collected.json"
         result = subprocess.run([sys.executable, "-m", "pytest", str(HIDDEN), "--collect-only", "-q",
@@ -89,7 +89,7 @@ def inventory(tasks=None) -> dict:
     for test in collected["tests"]:
         if test["task"] not in BY_ID:
             raise RuntimeError(f"hidden test {test['nodeid']} has no task marker with a task ID of llmlab/tasks.py")
-        found.setdefault(test["task"], []).append(test["nodeid"])
+        found.setdefault(test["task"], {})[test["nodeid"]] = test["weight"]
     return {t: ids for t, ids in found.items() if tasks is None or t in tasks}
 
 
@@ -224,12 +224,13 @@ def _task_result(task, plan: Plan, records: dict, notebooks, problem) -> dict:
         return entry | {"status": "failed", "messages": [problem]}
     if task.id not in plan.tests:
         return entry | {"status": "ungraded", "messages": [plan.skipped_tasks.get(task.id, "not graded")]}
-    outcomes = [records.get(nodeid, {"outcome": "not run"}) for nodeid in plan.tests[task.id]]
+    weights = plan.tests[task.id]       # {node ID: weight}, declared with the hidden tests (grading/record.py)
+    outcomes = [records.get(nodeid, {"outcome": "not run"}) | {"weight": weight} for nodeid, weight in weights.items()]
     counted = [r for r in outcomes if r.get("outcome") != "skipped"]
     passed = sum(r.get("outcome") == "passed" for r in counted)
     messages = [r.get("message") or "did not run: the grading of this submission ran out of time or crashed"
                 for r in counted if r.get("outcome") != "passed"]
-    score = round(task.points * passed / len(counted), 2) if counted else 0.0
+    score = round(task.points * weighted_fraction_passed(counted), 2) if counted else 0.0
     todo = [m for m in messages if m.startswith("not implemented")]
     if passed == len(counted):
         status = "passed"
@@ -245,6 +246,12 @@ def _task_result(task, plan: Plan, records: dict, notebooks, problem) -> dict:
             status = "partial" if status == "passed" else status
     return entry | {"status": status, "score": score, "tests": len(counted), "passed": passed,
                     "messages": list(dict.fromkeys(messages))[:12]}
+
+
+def weighted_fraction_passed(records) -> float:
+    """The share of the records' weight that passed: a task's score is its points times this."""
+    total = sum(r["weight"] for r in records)
+    return sum(r["weight"] for r in records if r.get("outcome") == "passed") / total if total else 0.0
 
 
 def _crashed(student_id, plan: Plan, error: str) -> dict:

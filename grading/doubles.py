@@ -28,24 +28,38 @@ _adapters = None  # the adapters module registered with; llmlab is imported only
 
 class TokenCache:
     """Remembers the token ids fed so far; `length` counts them, like a KV cache's. It has the KVCache's public
-    interface (length, reset, memory_bytes, update), but only the model may feed it."""
+    interface (k, v, length, reset, memory_bytes, update), but holds no keys or values (k and v are zeros of the
+    real buffers' shape and dtype) and only the model may feed it."""
 
-    def __init__(self, batch_size: int, max_seq_len: int):
+    def __init__(self, batch_size: int, max_seq_len: int, config, dtype=torch.float32):
         self.ids = torch.zeros(batch_size, 0, dtype=torch.long)
         self.batch_size, self.max_seq_len = batch_size, max_seq_len
+        self.shape, self.dtype = buffer_shape(config, batch_size, max_seq_len), dtype
 
     @property
     def length(self) -> int:
         return self.ids.shape[1]
 
+    @property
+    def k(self) -> torch.Tensor:
+        return torch.zeros(self.shape, dtype=self.dtype)
+
+    v = k
+
     def reset(self):
         self.ids = self.ids[:, :0]
 
     def memory_bytes(self) -> int:
-        return self.ids.numel() * self.ids.element_size()
+        return 2 * self.shape.numel() * self.dtype.itemsize
 
     def update(self, *args):
         raise TypeError("this cache is filled by the model itself: pass it to model(ids, cache)")
+
+
+def buffer_shape(config, batch_size: int, max_seq_len: int) -> torch.Size:
+    """The shape of a KVCache's k and v buffers for a model of this config."""
+    return torch.Size([config.num_hidden_layers, batch_size, config.num_key_value_heads, max_seq_len,
+                       config.head_dim])
 
 
 class RecordingModel:
@@ -62,8 +76,11 @@ class RecordingModel:
         return self.model.device
 
     def new_cache(self, batch_size: int, max_seq_len: int) -> TokenCache:
-        self.caches.append(TokenCache(batch_size, max_seq_len))
+        self.caches.append(TokenCache(batch_size, max_seq_len, self.config, self.model.lm_head.weight.dtype))
         return self.caches[-1]
+
+    def num_parameters(self) -> int:
+        return self.model.num_parameters()
 
     def __call__(self, ids, cache=None, last_only=False):
         start = time.perf_counter()
@@ -138,7 +155,9 @@ def _new_cache(model, batch_size, max_seq_len):
 
 
 _SERVED_METHODS = {
-    "describe": lambda model: {"config": asdict(model.config), "device": str(model.device)},
+    "describe": lambda model: {"config": asdict(model.config), "device": str(model.device),
+                               "num_parameters": model.num_parameters(),
+                               "dtype": str(model.model.lm_head.weight.dtype).removeprefix("torch.")},
     "new_cache": _new_cache,
     "forward": _forward,
     "cache_length": lambda model, index: _cache(model, index).length,
@@ -169,14 +188,21 @@ def _ask(method, *args):
 
 
 class RemoteCache:
-    """The cache of a RemoteModel: it lives in the trusted process; this is its handle."""
+    """The cache of a RemoteModel: it lives in the trusted process; this is its handle, with the KVCache's public
+    interface (k and v: zeros of the real buffers' shape and dtype)."""
 
-    def __init__(self, index: int):
-        self.index = index
+    def __init__(self, index: int, shape: torch.Size, dtype: torch.dtype):
+        self.index, self.shape, self.dtype = index, shape, dtype
 
     @property
     def length(self) -> int:
         return _ask("cache_length", self.index)
+
+    @property
+    def k(self) -> torch.Tensor:
+        return torch.zeros(self.shape, dtype=self.dtype)
+
+    v = k
 
     def reset(self):
         _ask("cache_reset", self.index)
@@ -190,15 +216,22 @@ class RemoteCache:
 
 class RemoteModel:
     """Called like llmlab.model.Llama (`model(ids)`, `model(ids, cache, last_only=...)`, `model.new_cache(B, S)`,
-    `model.config`, `model.device`); every call runs the RecordingModel of the trusted process."""
+    `model.config`, `model.device`, `model.num_parameters()`); every call runs the RecordingModel of the trusted
+    process. Its weights stay there: the layers are not here (llmlab/generation.py's docstring says what may
+    be used)."""
 
     def __init__(self):
         from llmlab.model import LlamaConfig
         description = _ask("describe")
         self.config, self.device = LlamaConfig(**description["config"]), torch.device(description["device"])
+        self._num_parameters, self._dtype = description["num_parameters"], getattr(torch, description["dtype"])
 
     def new_cache(self, batch_size: int, max_seq_len: int) -> RemoteCache:
-        return RemoteCache(_ask("new_cache", int(batch_size), int(max_seq_len)))
+        index = _ask("new_cache", int(batch_size), int(max_seq_len))
+        return RemoteCache(index, buffer_shape(self.config, int(batch_size), int(max_seq_len)), self._dtype)
+
+    def num_parameters(self) -> int:
+        return self._num_parameters
 
     def __call__(self, ids, cache=None, last_only=False):
         if cache is not None and not isinstance(cache, RemoteCache):

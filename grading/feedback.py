@@ -19,7 +19,8 @@ def task_output(task: dict) -> str:
     """The plain-text feedback of one task (also the `output` of its Gradescope test)."""
     lines = [f"{STATUS[task['status']][2]}: {task['score']:g} / {task['max']:g} points"]
     if task.get("tests"):
-        lines.append(f"hidden tests passed: {task['passed']} / {task['tests']}")
+        lines.append(f"hidden tests passed: {task['passed']} / {task['tests']} (the score weighs each test by the "
+                     f"importance of what it checks)")
     lines += [f"- {message}" for message in task["messages"]]
     if task.get("tests") and task["status"] != "passed":
         lines.append(f"reproduce: python -m pytest tests --task {task['id']}  (or llmlab.check(\"{task['id']}\") "
@@ -51,7 +52,8 @@ def feedback_html(result: dict) -> str:
                     f"<td>{e(BY_ID[t['id']].title)}</td><td>{mark} {zh} ({en})</td>"
                     f"<td class='num'>{t['score']:g} / {t['max']:g}</td></tr>")
         details = "".join(f"<li>{e(m)}</li>" for m in t["messages"])
-        tests = (f"<p>隐藏测试 (hidden tests): {t['passed']} / {t['tests']} 通过 (passed)</p>" if t.get("tests") else "")
+        tests = (f"<p>隐藏测试 (hidden tests): {t['passed']} / {t['tests']} 通过 (passed)；得分按每个测试所检查内容的"
+                 f"重要性加权 (the score weighs each test by importance)</p>" if t.get("tests") else "")
         reproduce = ""
         if t.get("tests") and t["status"] != "passed":
             reproduce = (f"<p>如何复现 (reproduce): <code>python -m pytest tests --task {e(t['id'])}</code>，"

@@ -11,9 +11,15 @@ The message never holds hidden test code or an assertion message (which may hold
   the sandbox reported the failure (an exception of the student's code, a time-out, a crash, a limit), its
   reason is appended.
 With --collect-only, the file lists the collected tests and any collection errors instead.
+
+Each record also holds the test's `weight`: its share of the task's points. A hidden test declares what it checks
+and how much that matters with `@pytest.mark.promise(*promise_keys, weight=w)` (default 1; see
+grading/promises.py); a parametrized test's weight is split evenly over its parameter sets, so points follow
+what is checked, not how many inputs check it.
 """
 import json
 import os
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -25,6 +31,19 @@ _errors = []
 def _task(item):
     marker = item.get_closest_marker("task")
     return marker.args[0] if marker else None
+
+
+def weights(items) -> dict:
+    """{node ID: weight}: each test function's declared weight split evenly over its collected parameter sets."""
+    def function(item):
+        return item.nodeid.split("[")[0]
+    instances = Counter(function(item) for item in items)
+    return {item.nodeid: declared_weight(item) / instances[function(item)] for item in items}
+
+
+def declared_weight(item) -> float:
+    marker = item.get_closest_marker("promise")
+    return float(marker.kwargs.get("weight", 1)) if marker else 1.0
 
 
 def _write():
@@ -55,6 +74,8 @@ def public_message(item, excinfo) -> str:
 def pytest_collection_finish(session):
     for item in session.items:
         _records[item.nodeid] = {"nodeid": item.nodeid, "task": _task(item), "outcome": "not run", "message": ""}
+    for nodeid, weight in weights(session.items).items():
+        _records[nodeid]["weight"] = weight
     _write()
 
 

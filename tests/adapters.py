@@ -119,6 +119,14 @@ def sample(logits, seed):
 
 
 @scenario
+def sample_global(logits, seed):
+    """sample(logits) with generator=None, after torch.manual_seed(seed)."""
+    from llmlab.decoding import sample
+    torch.manual_seed(seed)
+    return sample(logits)
+
+
+@scenario
 def top_k_filter(logits, k, min_tokens_to_keep=1):
     from llmlab.decoding import top_k_filter
     return top_k_filter(logits, k, min_tokens_to_keep=min_tokens_to_keep)
@@ -237,6 +245,12 @@ def length_penalties(lengths, alpha):
 
 
 @scenario
+def length_penalties_of_tensor(lengths, alpha):
+    """[gnmt, hf] of a tensor of lengths: what comes back, tensors or not."""
+    return [_processors("gnmt_length_penalty")(lengths, alpha), _processors("hf_length_penalty")(lengths, alpha)]
+
+
+@scenario
 def process_logits(logits, input_ids, prompt_length, **kwargs):
     return _processors("process_logits")(logits, input_ids, prompt_length, **kwargs)
 
@@ -297,10 +311,14 @@ def flops(name, *args, **kwargs):
 
 
 @scenario
-def llama_forward_flops(config, b, s):
-    """llmlab.flops.llama_forward_flops(LlamaConfig(**config), b, s)"""
+def llama_forward_flops(config, b, s, transformers_config=False):
+    """llmlab.flops.llama_forward_flops(LlamaConfig(**config), b, s); with transformers_config, transformers'
+    LlamaConfig(**config) instead."""
     from llmlab.flops import llama_forward_flops
-    from llmlab.model import LlamaConfig
+    if transformers_config:
+        from transformers import LlamaConfig
+    else:
+        from llmlab.model import LlamaConfig
     value = llama_forward_flops(LlamaConfig(**config), b, s)
     return value if type(value) in (int, float) else float(value)
 
@@ -312,7 +330,8 @@ def kv_cache(sizes, ops):
     """Build KVCache(**sizes) and run ops on it; returns one result per op.
 
     ops: ("update", layer, pos, k, v) -> [k_all, v_all]; ("length",) -> int; ("reset",) -> None;
-    ("memory_bytes",) -> int; ("buffers",) -> [k, v] (the full preallocated buffers).
+    ("memory_bytes",) -> int; ("buffers",) -> [k, v] (the full preallocated buffers). Tensors are copied as they
+    are right after their op (a later reset must not change what an earlier update returned).
     sizes["dtype"], if given, is a name such as "float16"."""
     from llmlab.kv_cache import KVCache
     if "dtype" in sizes:
@@ -321,7 +340,7 @@ def kv_cache(sizes, ops):
     results = []
     for op, *args in ops:
         if op == "update":
-            results.append(list(cache.update(*args)))
+            results.append([t.clone() for t in cache.update(*args)])
         elif op == "length":
             results.append(cache.length)
         elif op == "reset":
@@ -329,7 +348,7 @@ def kv_cache(sizes, ops):
         elif op == "memory_bytes":
             results.append(cache.memory_bytes())
         elif op == "buffers":
-            results.append([cache.k, cache.v])
+            results.append([cache.k.clone(), cache.v.clone()])
     return results
 
 

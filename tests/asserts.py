@@ -40,3 +40,13 @@ def assert_does_not_mutate(fn_path: str, *args, **kwargs) -> None:
     from tests.adapters import does_not_mutate
     assert does_not_mutate(fn_path, *args, **kwargs), \
         f"{describe_call(fn_path, args, kwargs)} changed its input tensors: return a new tensor instead"
+
+
+def assert_value_error_names(fn_path: str, argument: str, value, *args, **kwargs) -> None:
+    """llmlab's `fn_path` raises ValueError on these arguments, with a message naming `argument` and `value`."""
+    from tests.adapters import call
+    result = call("raises", fn_path, *args, **kwargs)
+    call_text = describe_call(fn_path, args, kwargs)
+    assert result is not None and result[0] == "ValueError", f"{call_text} must raise ValueError, got {result}"
+    assert argument in result[1] and (repr(value) in result[1] or str(value) in result[1]), \
+        f"{call_text}: the message {result[1]!r} must name the argument {argument} and its value {value!r}"

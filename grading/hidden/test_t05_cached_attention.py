@@ -5,10 +5,23 @@ import pytest
 import torch
 
 from grading.doubles import TrustedKVCache, trusted_cached_attention
+from llmlab.checkpoint import load_model
 from tests.adapters import build_rope, call, model_spec
 from tests.random_llama import random_ids, random_llama
 
 pytestmark = pytest.mark.task("t05_cached_attention")
+
+PROMISES = {
+    "formula": "softmax(q k^T / sqrt(hd) + mask) v",
+    "causal": "new token i (position pos+i) sees the positions j <= pos + i (a causal mask aligned to the bottom "
+              "right)",
+    "gqa": "query head i uses key/value head i // (nh // nkv)",
+    "rope": "`cos, sin = rope(positions)` gives the RoPE tables, (T, hd) each; apply them with "
+            "`llmlab.model.apply_rope(x, cos, sin)`.",
+    "positions": "pos: the absolute position of the first new token; the cache already holds positions 0..pos-1.",
+    "writes_cache": "Causal attention of T new tokens over everything in the cache, writing their K/V into it.",
+    "output": "(B, nh, T, hd):",
+}
 
 LLAMA3 = {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
           "original_max_position_embeddings": 8}
@@ -32,6 +45,7 @@ def step(B, nh, nkv, hd, P, T, rope_config, seed):
     return actual, expected
 
 
+@pytest.mark.promise("formula", "causal", "gqa", "rope", "positions", "writes_cache", "output", weight=6)
 @pytest.mark.parametrize("B,nh,nkv,hd,P,T,rope", [
     (2, 6, 2, 8, 0, 5, {"rope_theta": 5e5}),            # prefill, GQA 3 query heads per KV head
     (2, 6, 2, 8, 6, 1, {"rope_theta": 5e5}),            # one decode step
@@ -48,9 +62,12 @@ def test_one_step_output_and_cache(B, nh, nkv, hd, P, T, rope):
     torch.testing.assert_close(actual["v"], expected["v"], atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize("name,chunks", [("gqa_tied", [7, 3, 1, 1]), ("llama3_mqa", [2, 1, 1, 1, 1, 1, 1, 1, 1])])
+@pytest.mark.promise("formula", "causal", "gqa", "rope", "positions", "writes_cache", weight=6)
+@pytest.mark.parametrize("name,chunks", [("gqa_tied", [7, 3, 1, 1]), ("llama3_mqa", [2, 1, 1, 1, 1, 1, 1, 1, 1]),
+                                         ("gqa3_untied", [4, 4, 1, 1]), ("mha", [1, 5, 1, 3]),
+                                         ("shipped", [6, 1, 2, 1])])
 def test_cached_logits_equal_full_forward(name, chunks):
-    model = random_llama(name, seed=21)
+    model = load_model(device="cpu") if name == "shipped" else random_llama(name, seed=21)
     input_ids = random_ids(model.config.vocab_size, 2, sum(chunks), seed=22)
     cached = call("cached_logits_trusted_cache", model_spec(model), input_ids, chunks)
     assert isinstance(cached, torch.Tensor) and cached.shape == (2, sum(chunks), model.config.vocab_size)

@@ -1,7 +1,10 @@
 """The hidden tests tell right from wrong: they fail every known-wrong implementation of a task and pass
-the reference and every correct alternative."""
+the reference and every correct alternative; a core mistake loses most of its task, an edge case a little."""
+import json
+
 import pytest
 
+from grading.autograde import weighted_fraction_passed
 from grading.mutants import ALTERNATIVES, MUTANTS, build_target, run_hidden_tests, variants
 
 
@@ -29,8 +32,28 @@ def test_hidden_tests_pass_reference_through_sandbox(task_id, tmp_path):
     assert result.returncode == 0, result.stdout[-3000:]
 
 
+# mutant -> (at least, at most) the share of its task's points it keeps (grading/autograde.py's weighted score)
+KEPT_SHARE = {
+    "t01_greedy/argmax_over_the_batch": (0, 0.5),          # core: a wrong argmax
+    "t03_prefill_decode/naive_loop": (0, 0.5),             # core: no cache use, though the tokens are right
+    "t02_temperature/multiplies": (0, 0.5),                # core: a wrong formula
+    "t01_greedy/highest_index_on_ties": (0.75, 1),         # edge: ties
+    "t01_top_k/ignores_min_tokens_to_keep": (0.75, 1),     # edge: min_tokens_to_keep
+    "t01_top_p/message_without_the_argument": (0.9, 1),    # edge: a validation message
+}
+
+
+@pytest.mark.parametrize("mutant", sorted(KEPT_SHARE))
+def test_points_follow_importance(mutant, tmp_path):
+    record = tmp_path / "record.json"
+    run_hidden_tests(mutant.split("/")[0], build_target(tmp_path / "target", MUTANTS / f"{mutant}.py"), record=record,
+                     stop_at_first_failure=False)
+    kept = weighted_fraction_passed(json.loads(record.read_text(encoding="utf-8"))["tests"])
+    least, most = KEPT_SHARE[mutant]
+    assert least <= kept <= most and kept < 1, f"{mutant} keeps {kept:.0%} of its task's points"
+
+
 def test_a_caught_mutant_gets_a_message_a_student_can_act_on(tmp_path):
-    import json
     mutant = MUTANTS / "t01_greedy" / "highest_index_on_ties.py"
     record = tmp_path / "record.json"
     run_hidden_tests("t01_greedy", build_target(tmp_path / "target", mutant), record=record)

@@ -10,6 +10,10 @@ Both functions below decode greedily (argmax, lowest index on ties) and time eve
 can compare TTFT (time to first token) with TPOT (time per output token).
 
 Devices: the prompt is given on the model's device (a GPU, or the CPU), and the tokens returned are on it too.
+
+Use the model only through `model(...)`, `model.new_cache(...)`, `model.config`, `model.device` and
+`model.num_parameters()`, and its cache only through the KVCache's interface (`length`, `reset()`,
+`memory_bytes()`, `k`, `v`): the graders' stand-in for the model (it records your calls) has nothing else.
 """
 import time
 from dataclasses import dataclass
@@ -98,7 +102,7 @@ def prefill_decode(model, input_ids: torch.Tensor, max_new_tokens: int) -> Gener
         Generation(tokens (B, T + n), step_times of n floats), with the same tokens as generate_naive.
         - cache = model.new_cache(B, T + n).
         - Step 0 (prefill): `model(input_ids, cache, last_only=True)`; the argmax of its logits is the first
-          new token.
+          new token (last_only only saves computing logits that are not used; without it take the last position).
         - Steps 1..n-1 (decode): feed only the previous step's token, `model(token (B, 1), cache)`, and take
           the argmax. The last new token is never fed back: n tokens take n forward passes.
         Each step is timed as in generate_naive. Runs under torch.inference_mode().

@@ -50,7 +50,8 @@ def apply_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
         logits: (B, V) float tensor.
         temperature: a finite number > 0 (an int such as 2 is accepted, unlike in transformers).
     Returns:
-        A new (B, V) tensor of the same dtype.
+        A new (B, V) tensor of the same dtype. Finite logits stay finite and -inf stays -inf: divide the logits
+        (a renormalised p ** (1 / T) underflows small probabilities to 0, that is to -inf logits).
     Raises ValueError (naming the argument and its value) when temperature is not a finite number > 0 (bool,
     0, negative, inf and nan included), and when logits is not a 2-D float tensor.
     """

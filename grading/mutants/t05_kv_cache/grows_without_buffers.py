@@ -1,5 +1,6 @@
-"""Correct alternative: no preallocation; each layer's K/V grow with torch.cat on the sequence dimension.
-memory_bytes still reports the size of a full cache (max_seq_len positions)."""
+"""No preallocation: each layer's K/V grow with torch.cat on the sequence dimension, so there are no buffers `k`
+and `v` of shape (n_layers, B, nkv, max_seq_len, hd) as the docstring promises (the values and memory_bytes are
+right)."""
 
 
 class KVCache(nn.Module):

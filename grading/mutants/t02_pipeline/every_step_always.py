@@ -1,5 +1,6 @@
-"""Runs every processor even at its neutral value (penalty 1, T = 1, zero penalties, top_p = 1), which changes
-nothing on these logits; top_k=None and no_repeat_ngram_size=0 are still skipped."""
+"""Runs every processor even at its neutral value (penalty 1, T = 1, zero penalties, top_p = 1); top_k=None and
+no_repeat_ngram_size=0 are still skipped. top_p_filter at p = 1 removes finite logits whose probability
+underflows to 0, which the docstring says the chain must not do."""
 
 
 def process_logits(logits, input_ids, prompt_length, *, repetition_penalty=1.0, no_repeat_ngram_size=0,

@@ -1,5 +1,5 @@
-"""Works with probabilities: log(p ** (1 / T) / sum(p ** (1 / T))), the same distribution as softmax(z / T)
-(the logits differ from z / T by a constant per row)."""
+"""Works with probabilities: log(p ** (1 / T) / sum(p ** (1 / T))), the distribution of softmax(z / T) in exact
+arithmetic, but small probabilities underflow to 0, so finite logits far below the row's maximum become -inf."""
 
 
 def apply_temperature(logits, temperature):

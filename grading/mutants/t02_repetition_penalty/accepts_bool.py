@@ -1,0 +1,11 @@
+"""Checks the penalty with isinstance(p, (int, float)), so True is taken as penalty 1 instead of raising."""
+
+
+def repetition_penalty(logits, input_ids, penalty):
+    check_logits(logits)
+    check_token_ids(input_ids, logits)
+    if not isinstance(penalty, (int, float)) or not math.isfinite(penalty) or penalty <= 0:
+        raise ValueError(f"penalty must be a finite number > 0, got {penalty!r}")
+    ids = input_ids.long()
+    seen = torch.gather(logits, 1, ids)
+    return logits.scatter(1, ids, torch.where(seen < 0, seen * penalty, seen / penalty))
