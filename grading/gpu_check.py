@@ -129,8 +129,10 @@ def wheel_files(folder: Path) -> list:
 
 
 def install_wheels(folder: Path) -> list:
-    """pip install without the index and without dependencies: exactly WHEELS, from their files."""
-    return [sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps", *map(str, wheel_files(folder))]
+    """pip install without the index and without dependencies: exactly WHEELS, from their files (and no warning
+    about what nbgrader declares and does not get)."""
+    return [sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--no-warn-conflicts",
+            *map(str, wheel_files(folder))]
 
 
 def download_wheels(folder: Path, python_version: str) -> int:

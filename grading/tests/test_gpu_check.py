@@ -46,8 +46,8 @@ def test_wheels_are_installed_first_without_the_network_or_dependencies(tmp_path
     out = run("--dry-run", "--steps", "env", "--wheels", str(tmp_path)).stdout
     assert out.index("== wheels:") < out.index("== env:")
     install = out.split("== wheels:")[1].split("\n")[0].split()
-    assert install[1:7] == ["-m", "pip", "install", "-q", "--no-index", "--no-deps"]
-    assert sorted(install[7:]) == sorted(str(w) for w in tmp_path.iterdir())
+    assert install[1:8] == ["-m", "pip", "install", "-q", "--no-index", "--no-deps", "--no-warn-conflicts"]
+    assert sorted(install[8:]) == sorted(str(w) for w in tmp_path.iterdir())
 
 
 def test_a_wheel_folder_missing_a_wheel_or_holding_two_versions_is_refused(tmp_path):
@@ -71,6 +71,7 @@ SETUPTOOLS_VENDORED = {"jaraco-functools", "jaraco-text", "jaraco-context", "mor
 # kernel's (a cell's exception formatted, matplotlib inline, the progress widget), the tests' and nbval's.
 STEP_IMPORTS = textwrap.dedent("""
     import importlib.metadata, json, sys, tempfile
+    import grading  # puts this interpreter's scripts on PATH, for nbgrader's alembic
     import nbgrader.apps.nbgraderapp, nbgrader.preprocessors, nbgrader.utils, nbconvert.preprocessors.sanitize
     from nbgrader.api import Gradebook
     with tempfile.TemporaryDirectory() as folder:
