@@ -1,6 +1,6 @@
 """The GPU check: everything that must work with the model on a GPU, in one command (grading/README.md).
 
-    python -m grading.gpu_check --download-wheels DIR [--python-version 3.12]    # here, with network access
+    python -m grading.gpu_check --download-wheels DIR [--python-version 3.12.3]  # here, with network access
     python -m grading.gpu_check [--wheels DIR] [--device cuda] [--steps env,tests,...] [--dry-run]
 
 For a CUDA machine with Python, torch, transformers and pytest but no network: the other packages (WHEELS)
@@ -62,7 +62,7 @@ ON_THE_GPU_MACHINE = (
     "markdown-it-py", "mdurl", "shellingham", "annotated-doc", "prometheus-client", "sympy", "mpmath",
     "networkx", "setuptools", "pip",
 )
-GPU_MACHINE = {"python_version": "3.12", "platforms": ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64",
+GPU_MACHINE = {"python_version": "3.12.3", "platforms": ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64",
                                                        "manylinux_2_17_x86_64", "manylinux2014_x86_64",
                                                        "manylinux1_x86_64")}
 WHEELS_LIMIT_MIB = 64  # what the GPU machine accepts: the repository and the wheels together
