@@ -1,8 +1,10 @@
-"""The GPU check's driver (grading/gpu_check.py) on the CPU: its plan, its argument errors, the grade check, and
-its first step for real. The steps themselves are the test suites, nbval, the autograder and the benchmark,
-each tested on its own."""
+"""The GPU check's driver (grading/gpu_check.py) on the CPU: its plan, its argument errors, the grade check, its
+first step for real, and its wheel list against what the steps import. The steps themselves are the test
+suites, nbval, the autograder and the benchmark, each tested on its own."""
+import json
 import subprocess
 import sys
+import textwrap
 
 import pytest
 
@@ -24,18 +26,76 @@ def test_dry_run_prints_every_step_with_the_device_under_test():
     assert "llmlab.bench --reference --device cpu" in out and "grading autograde" in out
 
 
+def fake_wheels(folder, wheels=gpu_check.WHEELS):
+    for requirement in wheels:
+        name, version = requirement.split("==")
+        (folder / f"{name.replace('-', '_')}-{version}-py3-none-any.whl").write_bytes(b"")
+    return folder
+
+
 @pytest.mark.parametrize("args,message", [(["--steps", "env,nope"], "--steps: unknown step(s) ['nope']"),
-                                          (["--wheels", "."], "--wheels: . holds no .whl files")])
+                                          (["--wheels", "."], "--wheels: . lacks transformers==")])
 def test_bad_arguments_give_one_error_naming_the_option(args, message):
     result = run("--dry-run", *args)
     assert result.returncode == 2 and message in result.stderr
 
 
-def test_wheels_are_installed_first_without_the_network(tmp_path):
-    (tmp_path / "nbval-0.11.0-py2.py3-none-any.whl").write_bytes(b"")
+def test_wheels_are_installed_first_without_the_network_or_dependencies(tmp_path):
+    fake_wheels(tmp_path)
     out = run("--dry-run", "--steps", "env", "--wheels", str(tmp_path)).stdout
     assert out.index("== wheels:") < out.index("== env:")
-    assert f"pip install -q --no-index --find-links {tmp_path} nbval" in out
+    install = out.split("== wheels:")[1].split("\n")[0].split()
+    assert install[1:8] == ["-m", "pip", "install", "-q", "--no-index", "--no-deps", "--no-warn-conflicts"]
+    assert sorted(install[8:]) == sorted(str(w) for w in tmp_path.iterdir())
+
+
+def test_a_wheel_folder_missing_a_wheel_or_holding_two_versions_is_refused(tmp_path):
+    fake_wheels(tmp_path, [w for w in gpu_check.WHEELS if not w.startswith("nbval==")])
+    with pytest.raises(ValueError, match=r"lacks nbval==0\.11\.0 \("):
+        gpu_check.wheel_files(tmp_path)
+    fake_wheels(tmp_path, ["nbval==0.11.0", "nbval==0.10.0"])
+    with pytest.raises(ValueError, match=r"more than one version of a package: nbval-0\.11\.0-py3-none-any\.whl"):
+        gpu_check.wheel_files(tmp_path)
+
+
+# Imported when installed, none of them needed: each importer falls back without it.
+OPTIONAL = {"arrow", "fqdn", "isoduration", "jsonpointer", "rfc3339-validator", "rfc3986-validator",
+            "rfc3987-syntax", "lark", "uri-template", "webcolors",  # jsonschema's format checkers
+            "notebook",  # jupyter-server's metrics, when the notebook server is there
+            "debugpy",  # ipykernel's debugger
+            "llmlab"}  # this repository, when pip-installed
+# setuptools' own copies, which pkg_resources puts on sys.path
+SETUPTOOLS_VENDORED = {"jaraco-functools", "jaraco-text", "jaraco-context", "more-itertools", "backports-tarfile"}
+
+# What the steps import: the grader's (nbgrader's app, gradebook, preprocessors, nbconvert's sanitizer), the
+# kernel's (a cell's exception formatted, matplotlib inline, the progress widget), the tests' and nbval's.
+STEP_IMPORTS = textwrap.dedent("""
+    import importlib.metadata, json, sys, tempfile
+    import grading  # puts this interpreter's scripts on PATH, for nbgrader's alembic
+    import nbgrader.apps.nbgraderapp, nbgrader.preprocessors, nbgrader.utils, nbconvert.preprocessors.sanitize
+    from nbgrader.api import Gradebook
+    with tempfile.TemporaryDirectory() as folder:
+        Gradebook(f"sqlite:///{folder}/gradebook.db").close()
+    import ipykernel.kernelapp, matplotlib_inline.backend_inline, nbclient, nbval.plugin
+    from IPython.core.ultratb import VerboseTB
+    try:
+        1 / 0
+    except ZeroDivisionError:
+        VerboseTB().structured_traceback(*sys.exc_info())
+    import fvcore.nn, transformers.models.llama.modeling_llama, llmlab.progress
+    owners = importlib.metadata.packages_distributions()
+    print(json.dumps(sorted({d for m in list(sys.modules) for d in owners.get(m.split(".")[0], [])})))
+""")
+
+
+def test_the_wheels_hold_every_distribution_the_steps_import_that_the_gpu_machine_lacks():
+    result = subprocess.run([sys.executable, "-c", STEP_IMPORTS], cwd=gpu_check.ROOT, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    imported = {gpu_check.distribution(d) for d in json.loads(result.stdout.splitlines()[-1])}
+    assert {"nbgrader", "ipython", "stack_data", "sqlalchemy", "torch"} <= imported  # the probe reached them
+    known = (*gpu_check.WHEELS, *gpu_check.ON_THE_GPU_MACHINE, *OPTIONAL, *SETUPTOOLS_VENDORED)
+    assert imported - {gpu_check.distribution(name) for name in known} == set()
 
 
 def test_env_step_runs_and_a_missing_device_stops_the_check():
