@@ -1,22 +1,41 @@
 """python -m grading.measure [--students N] [--notebooks]: how long autograding takes on this machine.
 
-Builds the release, makes N copies of the reference submission and grades them twice, with --jobs 1 and with
---jobs 2; prints seconds per submission (wall clock, without the fixed cost of a batch: collecting the hidden
-tests, opening the gradebook; and CPU), the speedup, and the load average, which says how much else the
-machine was doing. The figures in grading/README.md come from here.
+Builds the release and N submissions (the reference; with --notebooks every other one is the blank release, as
+students hand in both), then grades the same batch once per way of WAYS, one after the other in this one run.
+Prints, per way, seconds per submission (wall clock, without the fixed cost of a batch: collecting the hidden
+tests, opening the gradebook), CPU seconds per submission, the speedup over the first way, and the load
+average, which says how much else the machine was doing; then checks that every way gave the same grades,
+feedback and gradebook entries (it fails, naming the first difference, when they do not). The figures in
+grading/README.md come from here.
 """
 import argparse
+import json
 import os
 import resource
 import shutil
 import tempfile
 import time
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from grading.autograde import autograde
-from grading.notebooks import SOURCE, release_files, source_notebooks
+from grading.notebooks import ASSIGNMENT, CHECK_START, SOURCE, gradebook_url, release_files, source_notebooks
 from grading.release import build_release
 from grading.sandbox import ROOT
+
+
+@dataclass
+class Way:
+    """One way of grading the batch."""
+    label: str
+    jobs: int
+    check_start: str = "warm"     # how llmlab.check() starts its pytest in the sandbox (grading/notebooks.py)
+
+
+WAYS = [Way("--jobs 1", 1), Way("--jobs 2", 2)]
+NOTEBOOK_WAYS = [Way("--jobs 2, checks started cold", 2, "cold"), Way("--jobs 1", 1), Way("--jobs 2", 2)]
+TIMING_FIELDS = ("graded_at", "seconds")     # results.json fields that differ between any two runs
 
 
 def _cpu() -> float:
@@ -24,53 +43,116 @@ def _cpu() -> float:
     return sum(u.ru_utime + u.ru_stime for u in usage)
 
 
-def measure(students: int, notebooks: bool) -> dict:
+@contextmanager
+def _environment(name: str, value: str):
+    old = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ[name]
+        else:
+            os.environ[name] = old
+
+
+def make_submissions(folder: Path, students: int, with_blank: bool) -> Path:
+    """`students` submissions in folder/submissions: the reference (and, with_blank, the blank release in turn)."""
+    release = build_release(folder / "release")
+    if with_blank:
+        for name, data in release_files(SOURCE).items():
+            (release / "notebooks" / name).write_bytes(data)
+    subs = folder / "submissions"
+    for i in range(students):
+        shutil.copytree(release, subs / f"student{i:02d}")
+        if with_blank and i % 2:
+            continue
+        for solution in (ROOT / "solutions" / "llmlab").glob("*.py"):
+            shutil.copyfile(solution, subs / f"student{i:02d}" / "llmlab" / solution.name)
+    return subs
+
+
+def graded(out: Path, rows: list[dict]) -> dict:
+    """Everything a run decides, per student: the grade sheet row, results.json (without its timing fields),
+    feedback.html and the gradebook's scores."""
+    from nbgrader.api import Gradebook
+    found = {}
+    with Gradebook(gradebook_url(out / "nbgrader")) as gradebook:
+        for row in rows:
+            student = row["student_id"]
+            results = json.loads((out / student / "results.json").read_text(encoding="utf-8"))
+            for field in TIMING_FIELDS:
+                results["extra_data"].pop(field, None)
+            submission = gradebook.find_submission(ASSIGNMENT, student)
+            scores = {grade.name: (grade.auto_score, grade.manual_score, grade.max_score)
+                      for notebook in submission.notebooks for grade in notebook.grades}
+            found[student] = {"grades.csv": row, "results.json": results, "gradebook": scores,
+                              "feedback.html": (out / student / "feedback.html").read_text(encoding="utf-8")}
+    return found
+
+
+def first_difference(a: dict, b: dict, where: str = "") -> str | None:
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b), key=str):
+            found = first_difference(a.get(key), b.get(key), f"{where}/{key}")
+            if found:
+                return found
+        return None
+    return None if a == b else f"{where}: {str(a)[:200]!r} != {str(b)[:200]!r}"
+
+
+def measure(students: int, notebooks: bool, ways: list[Way]) -> dict:
     with tempfile.TemporaryDirectory(prefix="llmlab-measure-") as tmp:
         tmp = Path(tmp)
-        release = build_release(tmp / "release")
-        if notebooks:
-            for name, data in release_files(SOURCE).items():
-                (release / "notebooks" / name).write_bytes(data)
-        subs = tmp / "submissions"
-        for i in range(students):
-            shutil.copytree(release, subs / f"student{i:02d}")
-            for solution in (ROOT / "solutions" / "llmlab").glob("*.py"):
-                shutil.copyfile(solution, subs / f"student{i:02d}" / "llmlab" / solution.name)
-        figures, empty = {}, tmp / "empty"
+        subs = make_submissions(tmp, students, with_blank=notebooks)
+        figures, empty, decided = {}, tmp / "empty", {}
         empty.mkdir()
-        for jobs in (1, 2):
-            out, source = tmp / f"out-{jobs}", SOURCE if notebooks else None
-            autograde(empty, out, notebooks=source, progress=False)      # makes the nbgrader course, once
-            started = time.monotonic()
-            autograde(empty, out, notebooks=source, progress=False)      # what every batch costs
-            overhead = time.monotonic() - started
-            wall, cpu = time.monotonic(), _cpu()
-            rows = autograde(subs, out, jobs=jobs, notebooks=source, progress=False)
-            wall, cpu = time.monotonic() - wall, _cpu() - cpu
-            assert all(row["total"] == rows[0]["total"] for row in rows)
-            figures[jobs] = {"seconds_per_submission": (wall - overhead) / students,
-                             "cpu_per_submission": cpu / students, "overhead": overhead, "total": rows[0]["total"]}
-        figures["speedup"] = figures[1]["seconds_per_submission"] / figures[2]["seconds_per_submission"]
-        figures["load_average"] = os.getloadavg()
+        source = SOURCE if notebooks else None
+        for i, way in enumerate(ways):
+            out = tmp / f"out-{i}"
+            with _environment(CHECK_START, way.check_start):
+                autograde(empty, out, notebooks=source, progress=False)      # makes the nbgrader course, once
+                started = time.monotonic()
+                autograde(empty, out, notebooks=source, progress=False)      # what every batch costs
+                overhead = time.monotonic() - started
+                wall, cpu = time.monotonic(), _cpu()
+                rows = autograde(subs, out, jobs=way.jobs, notebooks=source, progress=False)
+                wall, cpu = time.monotonic() - wall, _cpu() - cpu
+            decided[way.label] = graded(out, rows)
+            figures[way.label] = {"seconds_per_submission": (wall - overhead) / students,
+                                  "cpu_per_submission": cpu / students, "overhead": overhead,
+                                  "totals": sorted({row["total"] for row in rows}),
+                                  "load_average": os.getloadavg()}
+        first = ways[0].label
+        for way in ways[1:]:
+            difference = first_difference(decided[first], decided[way.label])
+            if difference:
+                raise AssertionError(f"{way.label} graded otherwise than {first}: {difference}")
         return figures
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--students", type=int, default=4)
+    parser.add_argument("--students", type=int, default=None, help="submissions (default 4; 2 with --notebooks)")
     parser.add_argument("--notebooks", action="store_true", help="grade the notebooks too (solutions/notebooks)")
     args = parser.parse_args()
     if args.notebooks and not source_notebooks():
         parser.error("no source notebooks in solutions/notebooks")
-    figures = measure(args.students, args.notebooks)
-    print(f"{args.students} reference submissions, {os.cpu_count()} CPUs, notebooks: {args.notebooks}")
-    for jobs in (1, 2):
-        f = figures[jobs]
-        print(f"--jobs {jobs}: {f['seconds_per_submission']:.1f} s per submission (wall), "
-              f"{f['cpu_per_submission']:.1f} CPU s per submission, {f['overhead']:.1f} s per batch, "
-              f"score {f['total']}")
-    print(f"speedup of --jobs 2: {figures['speedup']:.2f}x; load average after: "
-          + " ".join(f"{x:.1f}" for x in figures["load_average"]))
+    students = args.students or (2 if args.notebooks else 4)
+    if students < 1:
+        parser.error(f"--students must be at least 1, not {students}")
+    ways = NOTEBOOK_WAYS if args.notebooks else WAYS
+    figures = measure(students, args.notebooks, ways)
+    kinds = "reference and blank" if args.notebooks else "reference"
+    print(f"{students} submissions ({kinds}), {os.cpu_count()} CPUs, notebooks: {args.notebooks}")
+    base = figures[ways[0].label]["seconds_per_submission"]
+    for way in ways:
+        f = figures[way.label]
+        print(f"{way.label:32s} {f['seconds_per_submission']:6.1f} s per submission (wall), "
+              f"{f['cpu_per_submission']:6.1f} CPU s, {f['overhead']:.1f} s per batch, "
+              f"{base / f['seconds_per_submission']:.2f}x, totals {f['totals']}, load average after "
+              + " ".join(f"{x:.1f}" for x in f["load_average"]))
+    print(f"identical grades, feedback and gradebook entries in every way: yes ({len(ways)} ways)")
 
 
 if __name__ == "__main__":
