@@ -10,6 +10,7 @@ the tests itself; only the libraries are imported already. nbrun.py points llmla
 through LLMLAB_WARM_PYTHON (llmlab/check.py); students' own runs never see it.
 """
 import importlib
+import importlib.metadata
 import json
 import os
 import runpy
@@ -29,11 +30,11 @@ def serve(path: str):
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(path)
     server.listen()                     # requests made while the libraries load wait in the backlog
-    for name in PRELOAD:
+    for name in PRELOAD + _pytest_plugins():
         try:
             importlib.import_module(name)
-        except ImportError:
-            pass                        # the child imports it (and fails) as a fresh Python would
+        except Exception:  # noqa: BLE001 - the child imports it (and fails) as a fresh Python would
+            pass
     signal.signal(signal.SIGCHLD, _reap)   # waited for, so that their CPU time counts as this process's
     while True:
         connection, _ = server.accept()
@@ -42,6 +43,13 @@ def serve(path: str):
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             _handle(connection)         # never returns
         connection.close()
+
+
+def _pytest_plugins() -> list[str]:
+    """The modules of the installed pytest plugins, which pytest imports at every start (nbval's costs seconds)."""
+    if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
+        return []
+    return [entry.module for entry in importlib.metadata.entry_points(group="pytest11")]
 
 
 def _reap(*_):
