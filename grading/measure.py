@@ -3,7 +3,8 @@
 Builds the release and N submissions (the reference; with --notebooks every other one is the blank release, as
 students hand in both), then grades the same batch once per way of WAYS, one after the other in this one run.
 Prints, per way, seconds per submission (wall clock, without the fixed cost of a batch: collecting the hidden
-tests, opening the gradebook), CPU seconds per submission, the speedup over the first way, and the load
+tests, opening the gradebook), CPU seconds per submission of the grader and the processes it waited for (the
+sandboxes' own processes are not among them), the speedup over the first way, and the load
 average, which says how much else the machine was doing; then checks that every way gave the same grades,
 feedback and gradebook entries (it fails, naming the first difference, when they do not). The figures in
 grading/README.md come from here.
@@ -149,7 +150,7 @@ def main():
     for way in ways:
         f = figures[way.label]
         print(f"{way.label:32s} {f['seconds_per_submission']:6.1f} s per submission (wall), "
-              f"{f['cpu_per_submission']:6.1f} CPU s, {f['overhead']:.1f} s per batch, "
+              f"{f['cpu_per_submission']:6.1f} CPU s of the grader itself, {f['overhead']:.1f} s per batch, "
               f"{base / f['seconds_per_submission']:.2f}x, totals {f['totals']}, load average after "
               + " ".join(f"{x:.1f}" for x in f["load_average"]))
     print(f"identical grades, feedback and gradebook entries in every way: yes ({len(ways)} ways)")
