@@ -8,11 +8,17 @@ kernels it starts cannot read them from its memory either. For each notebook in 
 {"name", "notebook" (the executed notebook), "error"} on the original stdout. The kernel and the student's code
 print to stderr, a size-limited log. What comes back is only ever used to lower a score, never to raise one,
 and reaches students only as a fixed vocabulary (grading/notebooks.py, _why).
+
+With `--warm`, the public tests of each `llmlab.check()` start from grading/warm.py's server, started here
+before the request is read (it never holds a notebook), instead of from a cold Python.
 """
 import ctypes
 import json
 import os
+import subprocess
 import sys
+import tempfile
+import time
 
 from worker import enter_sandbox, read_frame
 
@@ -21,11 +27,35 @@ PR_SET_DUMPABLE = 4
 
 def main():
     enter_sandbox()
+    warm = start_warm() if "--warm" in sys.argv[1:] else None
     ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 0)  # the kernels we start cannot read our memory (the notebooks)
     results = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)                                   # the kernel and the student's code print to the log
     request = json.loads(read_frame(sys.stdin.buffer))
     os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+    try:
+        run_notebooks(request, results)
+    finally:
+        if warm is not None:
+            warm.terminate()
+            warm.wait()
+
+
+def start_warm() -> subprocess.Popen:
+    """grading/warm.py's server, and LLMLAB_WARM_PYTHON (inherited by the kernels) pointing llmlab.check at it."""
+    warm_py = os.path.join(os.path.dirname(os.path.abspath(__file__)), "warm.py")
+    path = os.path.join(tempfile.mkdtemp(prefix="warm-"), "socket")
+    server = subprocess.Popen([sys.executable, "-s", warm_py, "serve", path], stdin=subprocess.DEVNULL,
+                              stdout=2, close_fds=True)
+    for _ in range(600):             # it binds the socket before it imports anything
+        if os.path.exists(path) or server.poll() is not None:
+            break
+        time.sleep(0.01)
+    os.environ["LLMLAB_WARM_PYTHON"] = json.dumps([sys.executable, "-s", warm_py, "run", path])
+    return server
+
+
+def run_notebooks(request: dict, results):
     sys.modules["rfc3987_syntax"] = None   # an optional jsonschema format checker; importing it costs 1.5 CPU s
     import nbformat
     from nbgrader.preprocessors import Execute

@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # Files the sandbox gets besides the submission's package (paths from the repository root), and the modules
 # the worker imports to register scenarios. Add e.g. grading/doubles.py to both lists for more scenarios;
 # files that do not exist are left out.
-HARNESS = ["grading/worker.py", "grading/nbrun.py", "tests/adapters.py", "grading/doubles.py"]
+HARNESS = ["grading/worker.py", "grading/nbrun.py", "grading/warm.py", "tests/adapters.py", "grading/doubles.py"]
 SCENARIO_MODULES = ["tests.adapters", "grading.doubles"]
 
 INSIDE_PACKAGE, INSIDE_HARNESS = "/sandbox/pkg", "/sandbox/harness"

@@ -106,7 +106,10 @@ def _run_pytest(task_id: str, args: list[str], cwd: Path) -> tuple[int, str, lis
     # The tests import the llmlab beside tests/ (yours); in the instructor's repository LLMLAB_TARGET=reference
     # (set by its conftest.py for its own test run) tests the reference instead.
     env = {**os.environ, PROGRESS: "1", "LLMLAB_TARGET": os.environ.get("LLMLAB_TARGET", "student")}
-    process = subprocess.Popen([sys.executable, "-m", "pytest", *args], cwd=cwd, stdout=subprocess.PIPE,
+    # Under the autograder, LLMLAB_WARM_PYTHON is a command that starts this same fresh pytest with its
+    # libraries already imported; everywhere else it is this Python.
+    python = json.loads(os.environ.get("LLMLAB_WARM_PYTHON") or "null") or [sys.executable]
+    process = subprocess.Popen([*python, "-m", "pytest", *args], cwd=cwd, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True, encoding="utf-8", env=env)
     lines, failures, bar = [], [], None
     for line in process.stdout:

@@ -2,9 +2,12 @@
 while the stubs are untouched, and in a real JupyterLab in a real browser, on the student release: running
 cleanly once their exercises are done (notebook 01 with nothing else done), and with the stubs stopping at the
 first check with its task's message."""
+import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -170,3 +173,51 @@ def test_the_lab_driver_needs_no_page_focus(lab, tmp_path):
     assert [c["ran"] for c in cells] == [True, True, False]
     assert cells[0]["text"].strip() == "42" and not cells[0]["errors"]
     assert cells[1]["errors"] == ["ZeroDivisionError: division by zero"]
+
+
+# ---- the autograder's warm start of llmlab.check() (grading/warm.py) -----------------------------------------
+# Grading the notebooks both ways takes minutes (grading.measure does it); the two ways differ only in how
+# llmlab.check() starts its `python -m pytest`, so this compares exactly that, on a passing and a failing task.
+
+@pytest.fixture(scope="module")
+def warm_python(tmp_path_factory):
+    """grading/warm.py's server, started as nbrun.py starts it; yields the LLMLAB_WARM_PYTHON that points at it."""
+    warm, path = ROOT / "grading" / "warm.py", tmp_path_factory.mktemp("warm") / "socket"
+    server = subprocess.Popen([sys.executable, "-s", str(warm), "serve", str(path)])
+    try:
+        yield json.dumps([sys.executable, "-s", str(warm), "run", str(path)])
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def _check(release: Path, task_id: str, **env) -> subprocess.CompletedProcess:
+    """llmlab.check(task_id) in a fresh Python in the release folder, as a notebook's kernel runs it."""
+    base = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "LLMLAB_TARGET", "LLMLAB_WARM_PYTHON")}
+    return subprocess.run([sys.executable, "-c", f"import llmlab; llmlab.check({task_id!r})"], cwd=release,
+                          env=dict(base, PYTHONPATH=str(release), **env), capture_output=True, text=True, timeout=600)
+
+
+def _decided(run: subprocess.CompletedProcess) -> tuple:
+    """What a check decides and shows: its exit, its printed line, its error (the progress bar and pytest's own
+    timing left out)."""
+    error = run.stderr[run.stderr.find("Traceback"):] if "Traceback" in run.stderr else ""
+    return run.returncode, *(re.sub(r" in [0-9.]+s\b", " in (time)", text) for text in (run.stdout, error))
+
+
+def test_a_warm_check_decides_as_a_fresh_python(warm_python, tmp_path):
+    """The same exit, printed line and failure report, for a task that passes and for one that fails; and the
+    check really goes through LLMLAB_WARM_PYTHON (pointed at no server, it cannot run)."""
+    release = build_release(tmp_path / "release")
+    lay_reference(release, ["t04_flops"])
+    passed = (_check(release, "t04_flops"), _check(release, "t04_flops", LLMLAB_WARM_PYTHON=warm_python))
+    assert passed[0].returncode == 0 and "✓ t04_flops: public tests pass" in passed[0].stdout, passed[0].stderr
+    nowhere = json.loads(warm_python)[:-1] + [str(tmp_path / "no-server")]
+    unreachable = _check(release, "t04_flops", LLMLAB_WARM_PYTHON=json.dumps(nowhere))
+    assert unreachable.returncode == 1 and "FileNotFoundError" in unreachable.stderr, unreachable.stderr
+    with open(release / "llmlab" / "flops.py", "a", encoding="utf-8") as module:   # counts MACs, not FLOPs
+        module.write("\n\n" + (ROOT / "grading" / "mutants" / "t04_flops" / "macs.py").read_text(encoding="utf-8"))
+    failed = (_check(release, "t04_flops"), _check(release, "t04_flops", LLMLAB_WARM_PYTHON=warm_python))
+    assert failed[0].returncode == 1 and "AssertionError: t04_flops: public tests fail" in failed[0].stderr
+    for cold, warm in (passed, failed):
+        assert _decided(warm) == _decided(cold)
