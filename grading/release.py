@@ -1,11 +1,11 @@
 """python -m grading release OUT_DIR: the student release, checked for leaks.
 
 The release holds notebooks/ (nbgrader release form), llmlab/ with the stubs (without the instructors' tools in
-llmlab/instructor/), the public tests/, a pyproject.toml and a Chinese README.md (grading/student_README.md). It must hold no solution code and no hidden
-test: `leaks(OUT_DIR)` looks in every released file for the body of every solution block
-(solutions/llmlab/*.py), every hidden test function (test_* in grading/hidden/test_*.py; their helpers may
-well share code with the public tests) and every hidden-test or solution block of the source notebooks, and
-the build fails on any hit.
+llmlab/instructor/), the public tests/, a pyproject.toml and a Chinese README.md (grading/student_README.md).
+It must hold no solution code and no hidden test: `leaks(OUT_DIR)` looks in every released file for the body
+of every solution block (solutions/llmlab/*.py), every hidden test function (test_* in grading/hidden/test_*.py;
+their helpers may well share code with the public tests) and every hidden-test or solution block of the source
+notebooks, and the build fails on any hit.
 """
 import ast
 import json
@@ -34,7 +34,8 @@ def build_release(out) -> Path:
     if stale:
         raise RuntimeError(f"stubs out of date: {stale}; run python -m grading stubs")
     out.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(ROOT / "llmlab", out / "llmlab", ignore=shutil.ignore_patterns(*IGNORE_PATTERNS, INSTRUCTOR_ONLY))
+    shutil.copytree(ROOT / "llmlab", out / "llmlab",
+                    ignore=shutil.ignore_patterns(*IGNORE_PATTERNS, INSTRUCTOR_ONLY))
     shutil.copytree(ROOT / "tests", out / "tests", ignore=IGNORE)
     shutil.copytree(ROOT / "notebooks", out / "notebooks", ignore=IGNORE)
     (out / "pyproject.toml").write_text(release_pyproject(), encoding="utf-8")

@@ -34,14 +34,11 @@ def speed_up(model: Llama) -> Llama:
         attn, mlp = layer.self_attn, layer.mlp
         attn.__class__, attn.qkv = FusedAttention, StackedLinear(attn.q_proj, attn.k_proj, attn.v_proj)
         mlp.__class__, mlp.gate_up = FusedMLP, StackedLinear(mlp.gate_proj, mlp.up_proj)
-    for linear in [model.lm_head] + [m for layer in model.layers for m in (layer.self_attn.o_proj, layer.mlp.down_proj)]:
+    singles = [model.lm_head] + [m for layer in model.layers for m in (layer.self_attn.o_proj, layer.mlp.down_proj)]
+    for linear in singles:
         if linear.weight.numel() >= ONEDNN_MIN_WEIGHTS and ONEDNN:
             linear.__class__, linear.packed = PackedLinear, StackedLinear(linear)
     return model
-
-
-def is_sped_up(model: Llama) -> bool:
-    return isinstance(model.layers[0].self_attn, FusedAttention)
 
 
 class FusedAttention(Attention):

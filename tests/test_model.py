@@ -188,8 +188,8 @@ def test_bigram_llama_gives_its_table_as_logits():
 # ---- llmlab.speedup: the same model, faster --------------------------------------------------------------
 
 # large enough for oneDNN (speedup.ONEDNN_MIN_WEIGHTS elements) in every stacked product and the LM head
-LARGE = dict(vocab_size=600, hidden_size=512, intermediate_size=576, num_hidden_layers=1, num_attention_heads=8, head_dim=64,
-             num_key_value_heads=2, tie_word_embeddings=True)
+LARGE = dict(vocab_size=600, hidden_size=512, intermediate_size=576, num_hidden_layers=1, num_attention_heads=8,
+             num_key_value_heads=2, head_dim=64, tie_word_embeddings=True)
 
 
 def plain_and_fast(name: str):
