@@ -79,11 +79,10 @@ class StackedLinear:
     def applies(self, x) -> bool:
         """Whether this product may replace the layers' own for input x."""
         weights = [layer.weight for layer in self.layers]
-        return (not torch.compiler.is_compiling()
-                and x.device.type == "cpu" and x.dtype == torch.float32
-                and all(w.device.type == "cpu" and w.dtype == torch.float32 for w in weights)
+        return (x.is_cpu and x.dtype == torch.float32
+                and all(w.is_cpu and w.dtype == torch.float32 for w in weights)
                 and not (torch.is_grad_enabled() and (x.requires_grad or any(w.requires_grad for w in weights)))
-                and not _counting_flops())
+                and not torch.compiler.is_compiling() and not _counting_flops())
 
     def __call__(self, x) -> list[torch.Tensor]:
         weight, bias = self._stacked()
