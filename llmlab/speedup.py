@@ -9,8 +9,10 @@ plain model). What it changes, on a CPU in float32:
   are read (notebook 03's roofline). MKL's matrix-vector product behind F.linear runs on one core; oneDNN's,
   on a copy of the weights prepacked for it, uses every core and reads them up to 1.5x faster. Matrices of at
   least ONEDNN_MIN_WEIGHTS elements are multiplied through oneDNN.
-- q, k and v are computed in one product with their weights stacked, and so are gate and up: one large
-  product reads the weights faster than three small ones, and calls fewer modules.
+- q, k and v are computed in one such product with their weights stacked, and so are gate and up: one large
+  product reads the weights faster than three smaller ones.
+Smaller matrices (the shipped tiny model's) are left as they are: MKL's calls cost less, and a step of a tiny
+model is bound by Python overhead, which the extra checks here would only add to.
 
 Everywhere else the model runs exactly as defined: on other devices and dtypes, while autograd records, under
 torch.compile (which picks its own kernels), and while a FLOP counter watches (FlopCounterMode and fvcore know
@@ -32,13 +34,21 @@ def speed_up(model: Llama) -> Llama:
     to them are noticed, at the cost of packing them again)."""
     for layer in model.layers:
         attn, mlp = layer.self_attn, layer.mlp
-        attn.__class__, attn.qkv = FusedAttention, StackedLinear(attn.q_proj, attn.k_proj, attn.v_proj)
-        mlp.__class__, mlp.gate_up = FusedMLP, StackedLinear(mlp.gate_proj, mlp.up_proj)
-    singles = [model.lm_head] + [m for layer in model.layers for m in (layer.self_attn.o_proj, layer.mlp.down_proj)]
-    for linear in singles:
-        if linear.weight.numel() >= ONEDNN_MIN_WEIGHTS and ONEDNN:
-            linear.__class__, linear.packed = PackedLinear, StackedLinear(linear)
+        if is_large(attn.q_proj, attn.k_proj, attn.v_proj):
+            attn.__class__, attn.qkv = FusedAttention, StackedLinear(attn.q_proj, attn.k_proj, attn.v_proj)
+        if is_large(mlp.gate_proj, mlp.up_proj):
+            mlp.__class__, mlp.gate_up = FusedMLP, StackedLinear(mlp.gate_proj, mlp.up_proj)
+        for linear in (attn.o_proj, mlp.down_proj):
+            if is_large(linear):
+                linear.__class__, linear.packed = PackedLinear, StackedLinear(linear)
+    if is_large(model.lm_head):
+        model.lm_head.__class__, model.lm_head.packed = PackedLinear, StackedLinear(model.lm_head)
     return model
+
+
+def is_large(*layers: nn.Linear) -> bool:
+    """Whether the layers' weights together are large enough to be multiplied through oneDNN."""
+    return ONEDNN and sum(layer.weight.numel() for layer in layers) >= ONEDNN_MIN_WEIGHTS
 
 
 class FusedAttention(Attention):
@@ -66,15 +76,14 @@ class PackedLinear(nn.Linear):
 
 
 class StackedLinear:
-    """[layer(x) for layer in layers] as one matrix product with the layers' weights stacked (through oneDNN
-    when they are large). Not a module: the layers stay where the model has them, and their weights are the
-    only source of truth; the stacked copy is made again whenever one of them has changed."""
+    """[layer(x) for layer in layers] as one oneDNN product with the layers' weights stacked and prepacked.
+    Not a module: the layers stay where the model has them, and their weights are the only source of truth;
+    the packed copy is made again whenever one of them has changed."""
 
     def __init__(self, *layers: nn.Linear):
         self.layers = layers
         self.sizes = [layer.out_features for layer in layers]
-        self.onednn = ONEDNN and sum(layer.weight.numel() for layer in layers) >= ONEDNN_MIN_WEIGHTS
-        self.copy = None  # (each parameter's data and version when copied, stacked weight, stacked bias)
+        self.copy = None  # (each parameter's data and version when packed, packed weight, stacked bias)
 
     def applies(self, x) -> bool:
         """Whether this product may replace the layers' own for input x."""
@@ -85,22 +94,18 @@ class StackedLinear:
                 and not torch.compiler.is_compiling() and not _counting_flops())
 
     def __call__(self, x) -> list[torch.Tensor]:
-        weight, bias = self._stacked()
-        if self.onednn:
-            y = torch.ops.mkldnn._linear_pointwise(x, weight, bias, "none", [], "")
-        else:
-            y = F.linear(x, weight, bias)
+        weight, bias = self._packed()
+        y = torch.ops.mkldnn._linear_pointwise(x, weight, bias, "none", [], "")  # (..., sum of out_features)
         return list(y.split(self.sizes, dim=-1))
 
-    def _stacked(self):
+    def _packed(self):
         params = [p for layer in self.layers for p in (layer.weight, layer.bias) if p is not None]
         # a parameter changed if it was modified in place (its version counts that) or given new data
         # (model.to(...)): the data it had stays referenced here, so new data cannot have the same address
         if self.copy is None or any(data.data_ptr() != p.data_ptr() or version != p._version
                                     for (data, version), p in zip(self.copy[0], params)):
             weight = torch.cat([layer.weight.detach() for layer in self.layers])  # (sum of out_features, in)
-            if self.onednn:
-                weight = torch.ops.mkldnn._reorder_linear_weight(weight, 1)
+            weight = torch.ops.mkldnn._reorder_linear_weight(weight, 1)
             bias = None if self.layers[0].bias is None else torch.cat([layer.bias.detach() for layer in self.layers])
             self.copy = ([(p.detach(), p._version) for p in params], weight, bias)
         return self.copy[1], self.copy[2]
