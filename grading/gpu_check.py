@@ -14,7 +14,7 @@ subprocess whose output is shown as it comes, then one summary line per step:
 - notebooks: the five source notebooks under nbval, the model on the device.
 - autograde: the student release graded twice, the reference (full marks expected) and the blank release
   (0 expected); the grader's notebooks run with the model on the device when the sandbox lets it be seen.
-- bench: python -m llmlab.bench on the device: a random 1.2B Llama in bf16, llmlab's cached decode against
+- bench: python -m llmlab.instructor.bench on the device: a random 1.2B Llama in bf16, llmlab's cached decode against
   transformers' generate() on the same weights, and the share of the roofline from the measured copy bandwidth.
 """
 import argparse
@@ -83,7 +83,7 @@ def commands(args, work: Path) -> dict:
                       ([py, "-c", f"from grading.gpu_check import make_submissions; "
                                   f"make_submissions({str(work / 'release')!r}, {str(subs)!r})"], {}),
                       ([py, "-m", "grading", "autograde", str(subs), "--out", str(graded), "--jobs", "2"], device)],
-        "bench": [([py, "-m", "llmlab.bench", "--reference", "--device", args.device]
+        "bench": [([py, "-m", "llmlab.instructor.bench", "--reference", "--device", args.device]
                    + (["--quick"] if args.quick else []), {})],
     }
 

@@ -1,11 +1,11 @@
 """python -m grading release OUT_DIR: the student release, checked for leaks.
 
-The release holds notebooks/ (nbgrader release form), llmlab/ with the stubs, the public tests/, a
-pyproject.toml and a Chinese README.md (grading/student_README.md). It must hold no solution code and no hidden
-test: `leaks(OUT_DIR)` looks in every released file for the body of every solution block
-(solutions/llmlab/*.py), every hidden test function (test_* in grading/hidden/test_*.py; their helpers may
-well share code with the public tests) and every hidden-test or solution block of the source notebooks, and
-the build fails on any hit.
+The release holds notebooks/ (nbgrader release form), llmlab/ with the stubs (without the instructors' tools in
+llmlab/instructor/), the public tests/, a pyproject.toml and a Chinese README.md (grading/student_README.md).
+It must hold no solution code and no hidden test: `leaks(OUT_DIR)` looks in every released file for the body
+of every solution block (solutions/llmlab/*.py), every hidden test function (test_* in grading/hidden/test_*.py;
+their helpers may well share code with the public tests) and every hidden-test or solution block of the source
+notebooks, and the build fails on any hit.
 """
 import ast
 import json
@@ -18,7 +18,9 @@ from grading.sandbox import ROOT
 from grading.stubs import expected_stubs
 from llmlab.tasks import TASKS
 
-IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints", ".pytest_cache", "*.egg-info")
+IGNORE_PATTERNS = ("__pycache__", "*.pyc", ".ipynb_checkpoints", ".pytest_cache", "*.egg-info")
+IGNORE = shutil.ignore_patterns(*IGNORE_PATTERNS)
+INSTRUCTOR_ONLY = "instructor"  # llmlab/instructor/: the benchmark and the training script stay here
 BLOCK = re.compile(r"### BEGIN (SOLUTION|HIDDEN TESTS)[^\n]*\n(.*?)### END \1", re.S)
 MIN_FRAGMENT = 12   # characters (whitespace collapsed): shorter bodies are too common to mean a leak
 
@@ -32,7 +34,8 @@ def build_release(out) -> Path:
     if stale:
         raise RuntimeError(f"stubs out of date: {stale}; run python -m grading stubs")
     out.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(ROOT / "llmlab", out / "llmlab", ignore=IGNORE)
+    shutil.copytree(ROOT / "llmlab", out / "llmlab",
+                    ignore=shutil.ignore_patterns(*IGNORE_PATTERNS, INSTRUCTOR_ONLY))
     shutil.copytree(ROOT / "tests", out / "tests", ignore=IGNORE)
     shutil.copytree(ROOT / "notebooks", out / "notebooks", ignore=IGNORE)
     (out / "pyproject.toml").write_text(release_pyproject(), encoding="utf-8")

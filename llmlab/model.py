@@ -9,10 +9,8 @@ Two paths through attention:
 - `model(input_ids, cache)`: the new tokens' K/V go into a KV cache and attention reads everything cached
   (`llmlab.kv_cache`, notebook 05). Prefill is one call with the prompt, decode one call per new token.
 
-Decoding speed on CPUs: RoPE tables are computed once (in fp32, whatever the model's dtype) and looked up,
-GQA attention lets SDPA share each key/value head (enable_gqa) instead of copying it, and large weight
-matrices are multiplied through oneDNN (see Linear); each gives the same values as the plain version, within
-rounding.
+On CPUs, llmlab.speedup makes a loaded model faster without changing what it computes (within rounding);
+this file is the model as it is defined.
 """
 import math
 from dataclasses import dataclass
@@ -21,8 +19,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.torch_version import TorchVersion
-from torch.utils._python_dispatch import _get_current_dispatch_mode
-from torch.utils.weak import WeakIdKeyDictionary
 
 
 @dataclass
@@ -118,116 +114,13 @@ class RotaryEmbedding(nn.Module):
 
 
 def rotate_half(x):
-    x1, x2 = x.chunk(2, dim=-1)
-    return torch.cat([-x2, x1], dim=-1)
+    x1, x2 = x.chunk(2, dim=-1)        # (..., hd/2) each
+    return torch.cat([-x2, x1], dim=-1)  # (..., hd)
 
 
 def apply_rope(x, cos, sin):
     """Rotate x (B, heads, T, hd) by the angles of its T positions; cos, sin: (T, hd)."""
     return x * cos + rotate_half(x) * sin
-
-
-class Linear(nn.Linear):
-    """nn.Linear that multiplies large fp32 weights on a CPU with oneDNN instead of MKL (same values, within
-    rounding).
-
-    A decoding step multiplies every weight matrix by one vector, so its speed is bound by how fast the weights
-    are read (notebook 03's roofline). On CPUs, MKL's matrix-vector product behind F.linear runs on one core;
-    oneDNN's, on a copy of the weight prepacked for it, uses every core and reads the weights up to 1.5x
-    faster (python -m llmlab.bench). The copy costs memory and packing time, so only matrices of at least
-    ONEDNN_MIN_WEIGHTS elements get one."""
-
-    def forward(self, x):
-        if self.weight.numel() >= ONEDNN_MIN_WEIGHTS and _use_onednn(x, [self.weight]):
-            return _onednn_product(x, [self])[0]
-        return F.linear(x, self.weight, self.bias)
-
-
-def project(x, *layers: Linear) -> list[torch.Tensor]:
-    """[layer(x) for layer in layers]: with oneDNN, one product with the layers' weights stacked (q, k and v, or
-    gate and up), which reads them faster than one product each."""
-    weights = [layer.weight for layer in layers]
-    if _use_onednn(x, weights):
-        return _onednn_product(x, layers)
-    if _counting_flops():
-        return [layer(x) for layer in layers]  # module calls, which FLOP counters attribute to each layer
-    return [F.linear(x, w, layer.bias) for w, layer in zip(weights, layers)]  # skips the module calls' overhead
-
-
-def _onednn_product(x, layers) -> list[torch.Tensor]:
-    """Each layer's output, from one oneDNN product with the layers' weights stacked."""
-    weights = [layer.weight for layer in layers]
-    bias = None if layers[0].bias is None else torch.cat([layer.bias for layer in layers])
-    y = torch.ops.mkldnn._linear_pointwise(x, _packed(weights), bias, "none", [], "")
-    return list(y.split([w.shape[0] for w in weights], dim=-1))
-
-
-ONEDNN = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
-ONEDNN_MIN_WEIGHTS = 2**18   # smaller matrices are faster through MKL, whose calls cost less
-_PACKED = WeakIdKeyDictionary()  # first weight -> (each weight's data and version when packed, the packed copy)
-
-
-def _use_onednn(x, weights: list[torch.Tensor]) -> bool:
-    return (sum(w.numel() for w in weights) >= ONEDNN_MIN_WEIGHTS and ONEDNN and x.device.type == "cpu"
-            and not torch.compiler.is_compiling()  # torch.compile picks its own kernels
-            and x.dtype == torch.float32 and all(w.dtype == torch.float32 for w in weights)
-            and not (torch.is_grad_enabled() and (x.requires_grad or any(w.requires_grad for w in weights)))
-            and not _counting_flops())
-
-
-def _counting_flops() -> bool:
-    """Whether FlopCounterMode or fvcore's trace is watching: they know F.linear, not oneDNN, and attribute
-    FLOPs to the modules called."""
-    if torch.compiler.is_compiling():  # torch.compile traces the model, counting nothing; it can't trace these
-        return False
-    return _get_current_dispatch_mode() is not None or torch._C._get_tracing_state() is not None
-
-
-def _packed(weights: list[torch.Tensor]):
-    """The weights stacked and prepacked for oneDNN; packed again whenever one of them has changed."""
-    cached = _PACKED.get(weights[0])
-    # a weight changed if it was modified in place (its version counts that) or given new data (model.to(...)):
-    # the data it had stays referenced here, so new data cannot have the same address
-    if cached is None or len(cached[0]) != len(weights) or any(
-            data.data_ptr() != w.data_ptr() or version != w._version for (data, version), w in zip(cached[0], weights)):
-        sources = [(w.detach(), w._version) for w in weights]
-        stacked = torch.cat([data for data, _ in sources]) if len(weights) > 1 else sources[0][0]
-        cached = _PACKED[weights[0]] = (sources, torch.ops.mkldnn._reorder_linear_weight(stacked, 1))
-    return cached[1]
-
-
-class Attention(nn.Module):
-    def __init__(self, config: LlamaConfig, layer: int):
-        super().__init__()
-        self.layer = layer
-        self.nh, self.nkv, self.hd = config.num_attention_heads, config.num_key_value_heads, config.head_dim
-        bias = config.attention_bias
-        self.q_proj = Linear(config.hidden_size, self.nh * self.hd, bias=bias)
-        self.k_proj = Linear(config.hidden_size, self.nkv * self.hd, bias=bias)
-        self.v_proj = Linear(config.hidden_size, self.nkv * self.hd, bias=bias)
-        self.o_proj = Linear(self.nh * self.hd, config.hidden_size, bias=bias)
-
-    def forward(self, x, rope: RotaryEmbedding, cache=None, pos: int = 0):
-        B, T, _ = x.shape
-        q, k, v = project(x, self.q_proj, self.k_proj, self.v_proj)
-        q = q.view(B, T, self.nh, self.hd).transpose(1, 2)   # (B, nh, T, hd)
-        k = k.view(B, T, self.nkv, self.hd).transpose(1, 2)  # (B, nkv, T, hd)
-        v = v.view(B, T, self.nkv, self.hd).transpose(1, 2)  # (B, nkv, T, hd)
-        if cache is None:
-            y = uncached_attention(q, k, v, rope)
-        else:
-            from llmlab.kv_cache import cached_attention  # notebook 05's exercise
-            y = cached_attention(q, k, v, cache, self.layer, pos, rope)
-        y = y.transpose(1, 2).reshape(B, T, self.nh * self.hd)            # (B, T, nh*hd)
-        return self.o_proj(y)
-
-
-def uncached_attention(q, k, v, rope: RotaryEmbedding):
-    """Causal self-attention over the T tokens given, at positions 0..T-1. q: (B, nh, T, hd), k/v: (B, nkv, T, hd)."""
-    T = q.shape[2]
-    cos, sin = rope(torch.arange(T, device=q.device), q.dtype)
-    q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
-    return gqa_attention(q, k, v, is_causal=True)  # (B, nh, T, hd)
 
 
 def gqa_attention(q, k, v, **kwargs):
@@ -246,19 +139,57 @@ def sdpa_enable_gqa_works(device: torch.device, version=torch.__version__) -> bo
     return device.type != "mps" or TorchVersion(version) >= (2, 7)
 
 
+def uncached_attention(q, k, v, rope: RotaryEmbedding):
+    """Causal self-attention over the T tokens given, at positions 0..T-1. q: (B, nh, T, hd), k/v: (B, nkv, T, hd)."""
+    T = q.shape[2]
+    cos, sin = rope(torch.arange(T, device=q.device), q.dtype)
+    q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+    return gqa_attention(q, k, v, is_causal=True)  # (B, nh, T, hd)
+
+
+class Attention(nn.Module):
+    def __init__(self, config: LlamaConfig, layer: int):
+        super().__init__()
+        self.layer = layer
+        self.nh, self.nkv, self.hd = config.num_attention_heads, config.num_key_value_heads, config.head_dim
+        bias = config.attention_bias
+        self.q_proj = nn.Linear(config.hidden_size, self.nh * self.hd, bias=bias)
+        self.k_proj = nn.Linear(config.hidden_size, self.nkv * self.hd, bias=bias)
+        self.v_proj = nn.Linear(config.hidden_size, self.nkv * self.hd, bias=bias)
+        self.o_proj = nn.Linear(self.nh * self.hd, config.hidden_size, bias=bias)
+
+    def forward(self, x, rope: RotaryEmbedding, cache=None, pos: int = 0):
+        B, T, _ = x.shape
+        q, k, v = self.project_qkv(x)                        # (B, T, nh*hd), (B, T, nkv*hd), (B, T, nkv*hd)
+        q = q.view(B, T, self.nh, self.hd).transpose(1, 2)   # (B, nh, T, hd)
+        k = k.view(B, T, self.nkv, self.hd).transpose(1, 2)  # (B, nkv, T, hd)
+        v = v.view(B, T, self.nkv, self.hd).transpose(1, 2)  # (B, nkv, T, hd)
+        if cache is None:
+            y = uncached_attention(q, k, v, rope)
+        else:
+            from llmlab.kv_cache import cached_attention  # notebook 05's exercise
+            y = cached_attention(q, k, v, cache, self.layer, pos, rope)
+        y = y.transpose(1, 2).reshape(B, T, self.nh * self.hd)  # (B, T, nh*hd)
+        return self.o_proj(y)                                  # (B, T, h)
+
+    def project_qkv(self, x):
+        """Queries, keys and values: three linear maps of the same input x (B, T, h)."""
+        return self.q_proj(x), self.k_proj(x), self.v_proj(x)
+
+
 class MLP(nn.Module):
     """SwiGLU: down(silu(gate(x)) * up(x))."""
 
     def __init__(self, config: LlamaConfig):
         super().__init__()
         h, i, bias = config.hidden_size, config.intermediate_size, config.mlp_bias
-        self.gate_proj = Linear(h, i, bias=bias)
-        self.up_proj = Linear(h, i, bias=bias)
-        self.down_proj = Linear(i, h, bias=bias)
+        self.gate_proj = nn.Linear(h, i, bias=bias)
+        self.up_proj = nn.Linear(h, i, bias=bias)
+        self.down_proj = nn.Linear(i, h, bias=bias)
 
     def forward(self, x):
-        gate, up = project(x, self.gate_proj, self.up_proj)
-        return self.down_proj(F.silu(gate) * up)
+        """x (B, T, h) -> (B, T, h), through a hidden width of intermediate_size."""
+        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
 
 
 class DecoderLayer(nn.Module):
@@ -281,7 +212,7 @@ class Llama(nn.Module):
         self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
         self.layers = nn.ModuleList(DecoderLayer(config, i) for i in range(config.num_hidden_layers))
         self.norm = RMSNorm(config.hidden_size, config.rms_norm_eps)
-        self.lm_head = Linear(config.hidden_size, config.vocab_size, bias=False)
+        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
         if config.tie_word_embeddings:
             self.lm_head.weight = self.embed_tokens.weight
         self.rope = RotaryEmbedding(config)
@@ -299,7 +230,7 @@ class Llama(nn.Module):
         for layer in self.layers:
             x = layer(x, self.rope, cache, pos)
         if last_only:
-            x = x[:, -1:]
+            x = x[:, -1:]                           # (B, 1, h)
         return self.lm_head(self.norm(x)).float()  # logits in fp32, as transformers' generate uses them
 
     def new_cache(self, batch_size: int, max_seq_len: int):

@@ -158,21 +158,21 @@ def beam_search_error(spec, input_ids, **kwargs):
 
 @scenario
 def generate(spec, input_ids, max_new_tokens, seed=None, **kwargs):
-    """llmlab.generate.generate(...) tokens, (B * R, T + n); with a seed, sampling draws from
+    """llmlab.full_generate.generate(...) tokens, (B * R, T + n); with a seed, sampling draws from
     torch.Generator().manual_seed(seed)."""
-    from llmlab.generate import generate
+    from llmlab.full_generate import generate
     generator = None if seed is None else torch.Generator().manual_seed(seed)
     return generate(build_model(spec), input_ids, max_new_tokens, generator=generator, **kwargs)
 
 
 @scenario
 def generate_text(spec, vocab, prompt, max_new_tokens, **kwargs):
-    """llmlab.generate.generate_text(...) with a whitespace word-level tokenizer over `vocab` ({word: id})."""
+    """llmlab.full_generate.generate_text(...) with a whitespace word-level tokenizer over `vocab` ({word: id})."""
     from tokenizers import Tokenizer
     from tokenizers.models import WordLevel
     from tokenizers.pre_tokenizers import Whitespace
 
-    from llmlab.generate import generate_text
+    from llmlab.full_generate import generate_text
     tokenizer = Tokenizer(WordLevel(vocab, unk_token=next(iter(vocab))))
     tokenizer.pre_tokenizer = Whitespace()
     return generate_text(build_model(spec), tokenizer, prompt, max_new_tokens, **kwargs)

@@ -1,5 +1,5 @@
 """Notebook 01: decoding strategies (greedy, sampling, top-k, top-p). Beam search is tested on models in
-test_generate.py.
+test_full_generate.py.
 
 Expected values come from transformers' own logits warpers (TopKLogitsWarper, TopPLogitsWarper), from
 torch.multinomial (what transformers samples with), or from small cases worked out by hand."""

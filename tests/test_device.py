@@ -92,7 +92,7 @@ def test_beam_search_takes_a_cpu_prompt_for_a_model_on_the_gpu(models_on_gpu):
 
 @pytest.mark.task("t01_sample")
 def test_generate_with_the_model_on_the_gpu_samples_the_tokens_of_transformers_on_the_cpu(models_on_gpu):
-    """A CPU generator gives the CPU's tokens whatever the model's device (llmlab.generate's seed promise)."""
+    """A CPU generator gives the CPU's tokens whatever the model's device (llmlab.full_generate's seed promise)."""
     model = random_llama("gqa_tied", seed=11)
     ids = random_ids(model.config.vocab_size, 2, 5, seed=11)
     hf = to_hf(model)

@@ -1,12 +1,12 @@
-"""llmlab's Llama (llmlab/model.py, no cache) against transformers' LlamaForCausalLM, and llmlab.checkpoint's
-loading and its errors. The model is given code, not an exercise: these tests pass from the start."""
+"""llmlab's Llama (llmlab/model.py, no cache) against transformers' LlamaForCausalLM, llmlab.checkpoint's
+loading and its errors, and llmlab.speedup against the plain model. The model is given code, not an exercise:
+these tests pass from the start."""
 import copy
 import io
 import json
 
 import pytest
 import torch
-import torch.nn.functional as F
 import transformers
 from fvcore.nn import FlopCountAnalysis
 from safetensors.torch import save_file
@@ -14,9 +14,9 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 from transformers.models.llama.modeling_llama import LlamaRMSNorm, LlamaRotaryEmbedding
 
+from llmlab import speedup
 from llmlab.checkpoint import CheckpointError, load_model, save_checkpoint
-from llmlab.model import (ONEDNN, ONEDNN_MIN_WEIGHTS, Linear, Llama, LlamaConfig, RMSNorm, RotaryEmbedding,
-                          _use_onednn, project)
+from llmlab.model import Attention, LlamaConfig, RMSNorm, RotaryEmbedding
 from tests.random_llama import CONFIGS, bigram_llama, random_ids, random_llama, to_hf
 
 ATOL = RTOL = 1e-4
@@ -186,103 +186,97 @@ def test_bigram_llama_gives_its_table_as_logits():
     torch.testing.assert_close(bigram_llama(table)(ids)[0], table[ids[0]], rtol=1e-5, atol=1e-5)
 
 
-def big_linear(bias: bool, seed: int = 0) -> Linear:
-    """A Linear large enough for the oneDNN path (ONEDNN_MIN_WEIGHTS elements)."""
-    torch.manual_seed(seed)
-    return Linear(512, ONEDNN_MIN_WEIGHTS // 512 + 64, bias=bias).requires_grad_(False)
+# ---- llmlab.speedup: the same model, faster --------------------------------------------------------------
+
+# large enough for oneDNN (speedup.ONEDNN_MIN_WEIGHTS elements) in every stacked product and the LM head
+LARGE = dict(vocab_size=600, hidden_size=512, intermediate_size=576, num_hidden_layers=1, num_attention_heads=8,
+             num_key_value_heads=2, head_dim=64, tie_word_embeddings=True)
 
 
-@pytest.mark.skipif(not ONEDNN, reason="this PyTorch build has no oneDNN")
-@pytest.mark.parametrize("bias", [False, True])
-def test_large_cpu_linear_goes_through_onednn_with_f_linear_values(bias):
-    layer = big_linear(bias)
-    x = torch.randn(3, 9, 1024)[..., ::2]  # (3, 9, 512), not contiguous
-    for inputs in (x, x[:, :1], x[0]):
-        assert _use_onednn(inputs, [layer.weight])
-        torch.testing.assert_close(layer(inputs), F.linear(inputs, layer.weight, layer.bias), atol=1e-5, rtol=1e-5)
+def plain_and_fast(name: str):
+    """(the plain model, a sped-up copy) of a test checkpoint: a random config, LARGE, or the shipped model."""
+    if name == "shipped":
+        return load_model(device="cpu", fast=False), load_model(device="cpu")
+    plain = random_llama("gqa_tied", seed=3, std=0.05, **LARGE) if name == "large" else random_llama(name, seed=3)
+    return plain, speedup.speed_up(copy.deepcopy(plain))
 
 
-@pytest.mark.skipif(not ONEDNN, reason="this PyTorch build has no oneDNN")
-@pytest.mark.parametrize("bias", [False, True])
-def test_project_stacks_weights_into_one_onednn_product(bias):
-    torch.manual_seed(0)
-    q, k, v = (Linear(512, out, bias=bias).requires_grad_(False) for out in (512, 128, 128))  # GQA-like sizes
-    x = torch.randn(2, 3, 512)
-    assert not _use_onednn(x, [k.weight]) and _use_onednn(x, [q.weight, k.weight, v.weight])
-    for _ in range(2):  # packed, then a change to one of the three weights must show
-        outputs = project(x, q, k, v)
-        assert [y.shape for y in outputs] == [(2, 3, 512), (2, 3, 128), (2, 3, 128)]
-        for y, layer in zip(outputs, (q, k, v)):
-            torch.testing.assert_close(y, F.linear(x, layer.weight, layer.bias), atol=1e-5, rtol=1e-5)
-        with torch.no_grad():
-            v.weight.mul_(-2)
+@pytest.mark.parametrize("name", sorted(CONFIGS) + ["large", "shipped"])
+def test_speed_up_keeps_the_logits(name):
+    plain, fast = plain_and_fast(name)
+    ids = random_ids(plain.config.vocab_size, batch=2, length=9, seed=4)
+    with torch.inference_mode():
+        expected = plain(ids)
+        for _ in range(2):  # packs the weights, then uses the packed copies
+            torch.testing.assert_close(fast(ids), expected, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(fast(ids[:, :1]), plain(ids[:, :1]), atol=1e-5, rtol=1e-5)  # one token: decode
+    assert fast.state_dict().keys() == plain.state_dict().keys()
+    attn = fast.layers[0].self_attn
+    if name == "large":
+        assert attn.qkv.copy is not None and fast.lm_head.packed.copy is not None, "oneDNN was not used"
+    else:  # small matrices stay as the model defines them
+        assert type(attn) is Attention and type(fast.lm_head) is nn.Linear
 
 
-@pytest.mark.skipif(not ONEDNN, reason="this PyTorch build has no oneDNN")
-def test_onednn_copy_follows_changes_of_the_weight():
-    layer, other = big_linear(bias=False, seed=0), big_linear(bias=False, seed=1)
-    x = torch.randn(2, 512)
-    layer(x)                                           # packs the weight
+def test_speed_up_follows_changes_of_the_weights():
+    plain, fast = plain_and_fast("large")
+    other = random_llama("gqa_tied", seed=5, std=0.05, **LARGE)
+    ids = random_ids(plain.config.vocab_size, batch=1, length=5)
     with torch.no_grad():
-        layer.weight.mul_(2)                           # in place, as an optimizer step
-    torch.testing.assert_close(layer(x), F.linear(x, layer.weight), atol=1e-5, rtol=1e-5)
-    layer.load_state_dict(other.state_dict())          # copied in place
-    torch.testing.assert_close(layer(x), other(x), atol=1e-5, rtol=1e-5)
-    layer.weight = nn.Parameter(3 * other.weight)      # a new tensor
-    torch.testing.assert_close(layer(x), 3 * other(x), atol=1e-5, rtol=1e-5)
-    layer.weight.data = other.weight.clone()           # new data, same version, as model.to(...) does
-    torch.testing.assert_close(layer(x), other(x), atol=1e-5, rtol=1e-5)
-    layer.to(torch.bfloat16).to(torch.float32)         # back in fp32, rounded to bf16 on the way
-    torch.testing.assert_close(layer(x), other.to(torch.bfloat16).float()(x), atol=1e-5, rtol=1e-5)
+        fast(ids)                                               # packs the weights
+        fast.load_state_dict(other.state_dict())                # copied in place
+        torch.testing.assert_close(fast(ids), other(ids), atol=1e-5, rtol=1e-5)
+        fast.layers[0].self_attn.v_proj.weight.mul_(-2)         # in place, as an optimizer step
+        other.layers[0].self_attn.v_proj.weight.mul_(-2)
+        torch.testing.assert_close(fast(ids), other(ids), atol=1e-5, rtol=1e-5)
+        fast.to(torch.bfloat16).float()                         # new data, rounded to bf16 on the way
+        torch.testing.assert_close(fast(ids), other.to(torch.bfloat16).float()(ids), atol=1e-5, rtol=1e-5)
 
 
-def test_linear_trains_and_pickles_after_use():
-    layer = big_linear(bias=True).requires_grad_(True)
-    x = torch.randn(2, 512)
+def test_sped_up_model_trains_pickles_and_copies():
+    plain, fast = plain_and_fast("large")
+    ids = random_ids(plain.config.vocab_size, batch=1, length=4)
     with torch.no_grad():
-        expected = layer(x)                            # the oneDNN path, where available
-    layer(x).sum().backward()                          # autograd goes through F.linear
-    torch.testing.assert_close(layer.weight.grad, x.sum(0).expand_as(layer.weight))
+        expected = fast(ids)
+    for model in (plain, fast):
+        model.requires_grad_(True)
+        model(ids).logsumexp(-1).sum().backward()               # autograd goes through F.linear
+    for (name, p), q in zip(plain.named_parameters(), fast.parameters()):
+        torch.testing.assert_close(q.grad, p.grad, atol=1e-5, rtol=1e-4, msg=name)
     buffer = io.BytesIO()
-    torch.save(layer, buffer)                          # no packed copy travels with the module
+    torch.save(fast, buffer)                                    # no packed copy travels with the model
     restored = torch.load(io.BytesIO(buffer.getvalue()), weights_only=False)
     with torch.no_grad():
-        torch.testing.assert_close(restored(x), expected, atol=1e-5, rtol=1e-5)
-        torch.testing.assert_close(copy.deepcopy(layer)(x), expected, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(restored(ids), expected, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(copy.deepcopy(fast)(ids), expected, atol=1e-5, rtol=1e-5)
 
 
-def test_flop_counters_see_large_linears_as_matrix_products():
-    # FlopCounterMode and fvcore know F.linear's matrix product, not oneDNN's: counting must take that path
-    layer, x = big_linear(bias=False), torch.randn(1, 3, 512)
-    macs = 3 * 512 * layer.out_features
-    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
-        layer(x)
-    assert counter.get_total_flops() == 2 * macs
-    assert FlopCountAnalysis(layer, (x,)).total() == macs
+def test_flop_counters_count_the_sped_up_model_per_module():
+    # notebooks 03 and 04 count FLOPs per module (q_proj, k_proj, ...) with FlopCounterMode and fvcore, which
+    # know F.linear's matrix product, not oneDNN's: under a counter the model must run as defined
+    plain, fast = plain_and_fast("large")
+    c, T = plain.config, 5
+    ids = random_ids(c.vocab_size, 1, T)
+    counts = []
+    for model in (plain, fast):
+        with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+            model(ids)
+        counts.append(counter.get_flop_counts())
+    per_module = counts[1]
+    h, i = c.hidden_size, c.intermediate_size
+    for name, macs_per_token in [("self_attn.q_proj", h * c.num_attention_heads * c.head_dim),
+                                 ("self_attn.k_proj", h * c.num_key_value_heads * c.head_dim),
+                                 ("mlp.gate_proj", h * i), ("mlp.up_proj", h * i), ("mlp.down_proj", i * h)]:
+        module = next(key for key in per_module if key.endswith(f"layers.0.{name}"))
+        assert sum(per_module[module].values()) == 2 * T * macs_per_token, name
+    assert counts[1]["Global"] == counts[0]["Global"]
+    assert FlopCountAnalysis(fast, (ids,)).total() == FlopCountAnalysis(plain, (ids,)).total()
 
 
-def test_flop_counter_attributes_projections_to_their_modules():
-    # notebook 04 reads FLOPs per module (q_proj, k_proj, ...): under a counter, project() must call each module
-    model = random_llama("gqa_tied")
-    c, T = model.config, 5
-    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
-        model(random_ids(c.vocab_size, 1, T))
-    per_module = counter.get_flop_counts()
-    for name, out_features in [("q_proj", c.num_attention_heads * c.head_dim),
-                               ("k_proj", c.num_key_value_heads * c.head_dim),
-                               ("gate_proj", c.intermediate_size), ("up_proj", c.intermediate_size)]:
-        module = next(key for key in per_module if key.endswith(f"layers.0.self_attn.{name}")
-                      or key.endswith(f"layers.0.mlp.{name}"))
-        assert sum(per_module[module].values()) == 2 * T * c.hidden_size * out_features, name
-
-
-def test_model_compiles_without_graph_breaks():
-    # torch.compile (python -m llmlab.bench --compile) must trace the whole forward, the oneDNN path included
-    torch.manual_seed(0)
-    model = Llama(LlamaConfig(vocab_size=64, hidden_size=512, intermediate_size=576, num_hidden_layers=1,
-                              num_attention_heads=8, num_key_value_heads=2)).requires_grad_(False)
-    ids = torch.randint(0, 64, (1, 4))
-    assert _use_onednn(torch.randn(1, 512), [model.layers[0].mlp.gate_proj.weight])  # sizes that take it
+def test_sped_up_model_compiles_without_graph_breaks():
+    # torch.compile (python -m llmlab.instructor.bench --compile) must trace the whole forward
+    _, fast = plain_and_fast("large")
+    ids = random_ids(fast.config.vocab_size, 1, 4)
     with torch.inference_mode():
-        explanation = torch._dynamo.explain(model)(ids)
+        explanation = torch._dynamo.explain(fast)(ids)
     assert explanation.graph_break_count == 0, explanation.break_reasons

@@ -1,4 +1,4 @@
-"""The shipped tiny model (llmlab/checkpoints/tiny-zh), the grammar it was trained on, and its training script.
+"""The shipped tiny model (llmlab/checkpoints/tiny-zh) and the grammar it was trained on.
 
 The grammar (`llmlab.corpus`) is the independent source of truth: it says exactly how likely each next word is.
 """
@@ -8,9 +8,8 @@ from collections import Counter
 import pytest
 import torch
 
-from llmlab import corpus, train
+from llmlab import corpus
 from llmlab.checkpoint import SHIPPED, load_model, load_tokenizer
-from llmlab.model import Llama
 
 SENTENCES = ["南京大学计算机学院的课程有算法和操作系统。", "今天南京下雨，我想去杭州旅游，小红喜欢吃汤包、饺子和面条。"]
 LOOP_PROMPT = "我喜欢吃"
@@ -117,16 +116,3 @@ def test_greedy_decoding_falls_into_a_loop(model, tokenizer):
     new = ids[start:]
     fourgrams = Counter(tuple(new[i:i + 4]) for i in range(len(new) - 3))
     assert max(fourgrams.values()) >= 3, tokenizer.decode(ids)
-
-
-# ---- the training script ----------------------------------------------------------------------------------
-
-def test_a_few_training_steps_lower_the_loss(tokenizer):
-    torch.manual_seed(0)
-    config = train.model_config(tokenizer.get_vocab_size(), hidden=32, layers=2, heads=4, kv_heads=2,
-                                intermediate=64)
-    tiny = Llama(config)
-    train.init_weights(tiny)
-    data = train.batches(tokenizer, random.Random(0), batch_size=8, seq_len=32)
-    losses = train.train(tiny, data, steps=20, lr=1e-2, warmup=5, progress=False)
-    assert sum(losses[-5:]) / 5 < sum(losses[:5]) / 5 - 0.5

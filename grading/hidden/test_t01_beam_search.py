@@ -2,7 +2,7 @@
 finish only when ranked among the first num_beams, scores divided by gen_len ** length_penalty with gen_len
 the generated tokens including EOS, early stopping True / False / "never", hypotheses best first), on small
 random Llamas with an EOS token the model likes. The reference beam_search equals transformers' generate
-(tests/test_generate.py), so expected values come from it."""
+(tests/test_full_generate.py), so expected values come from it."""
 from functools import lru_cache
 
 import pytest

@@ -1,11 +1,11 @@
-"""Smoke test of the benchmark (python -m llmlab.bench) on tiny sizes. Nothing about speed is asserted: the
+"""Smoke test of the benchmark (python -m llmlab.instructor.bench) on tiny sizes. Nothing about speed is asserted: the
 benchmark prints ratios for people to read."""
 import os
 import subprocess
 import sys
 
 from grading.overlay import ROOT
-from llmlab import bench
+from llmlab.instructor import bench
 
 
 def test_benchmark_runs_end_to_end_on_tiny_sizes():
@@ -25,7 +25,7 @@ def test_benchmark_runs_end_to_end_on_tiny_sizes():
 def test_benchmark_on_unfinished_stubs_says_in_one_line_what_to_do():
     """In the instructors' repository llmlab/ holds the stubs: the benchmark names the stub and the way out."""
     environ = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    run = subprocess.run([sys.executable, "-m", "llmlab.bench", "--quick"], cwd=ROOT, env=environ,
+    run = subprocess.run([sys.executable, "-m", "llmlab.instructor.bench", "--quick"], cwd=ROOT, env=environ,
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
     message = run.stderr.strip().splitlines()

@@ -23,7 +23,7 @@ def test_dry_run_prints_every_step_with_the_device_under_test():
     for step in gpu_check.STEPS:
         assert f"== {step}:" in out and f"\n{step} " in out.split("== summary")[1]
     assert "LLMLAB_DEVICE=cpu" in out and "--nbval solutions/notebooks" in out and "tests grading/hidden" in out
-    assert "llmlab.bench --reference --device cpu" in out and "grading autograde" in out
+    assert "llmlab.instructor.bench --reference --device cpu" in out and "grading autograde" in out
 
 
 def fake_wheels(folder, wheels=gpu_check.WHEELS):

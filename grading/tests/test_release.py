@@ -32,6 +32,7 @@ def test_release_layout(release):
     assert "python -m pytest tests --task" in readme and "zipfile" in readme
     assert "| `t05_kv_cache` |" in readme and "{{" not in readme
     assert not list(release.rglob("__pycache__")) and not (release / "solutions").exists()
+    assert not (release / "llmlab" / "instructor").exists()  # the benchmark and the training script stay here
 
 
 def test_readme_submission_command_zips_what_is_graded_and_not_the_checkpoint(release, tmp_path):

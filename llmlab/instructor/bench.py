@@ -1,8 +1,9 @@
-"""Decoding speed, measured side by side in one run: python -m llmlab.bench [--quick] [--threads N] [--compile]
-[--device cuda]
+"""Decoding speed, measured side by side in one run: python -m llmlab.instructor.bench [--quick] [--threads N]
+[--compile] [--plain] [--device cuda]
 
 For the shipped tiny model and a random ~110M-parameter Llama (h=768, 12 layers, 12 heads, I=2048, V=32000,
-tied embeddings; fp32 on the CPU), greedy generation of the same tokens from the same prompt by
+tied embeddings; fp32 on the CPU; made faster by llmlab.speedup unless --plain), greedy generation of the same
+tokens from the same prompt by
 - the naive loop (llmlab.generation.generate_naive: the whole sequence every step),
 - prefill + decode with llmlab's KV cache (llmlab.generation.prefill_decode),
 - transformers' LlamaForCausalLM.generate (greedy, use_cache=True) with the same weights,
@@ -36,6 +37,7 @@ import torch
 
 from llmlab.generation import clock
 from llmlab.model import Llama, LlamaConfig
+from llmlab.speedup import speed_up
 
 BIG = dict(vocab_size=32000, hidden_size=768, intermediate_size=2048, num_hidden_layers=12, num_attention_heads=12,
            num_key_value_heads=12, tie_word_embeddings=True, max_position_embeddings=2048)
@@ -71,24 +73,26 @@ class Bandwidth:
                    2 * nbytes / seconds(lambda: self.y.copy_(self.x), self.device))
 
 
-def random_model(config: dict, seed: int = 0, device="cpu", dtype=torch.float32) -> Llama:
+def random_model(config: dict, seed: int = 0, device="cpu", dtype=torch.float32, fast: bool = True) -> Llama:
+    """A random Llama of `config`, made faster by llmlab.speedup unless fast=False."""
     torch.manual_seed(seed)
     with torch.device(device):  # made where it runs: a 1B model in fp32 is 5 GB
         model = Llama(LlamaConfig(**config))
     with torch.no_grad():
         for name, p in model.named_parameters():
             p.copy_(torch.ones_like(p) if name.endswith("norm.weight") else 0.02 * torch.randn_like(p))
-    return model.to(dtype).requires_grad_(False).eval()
+    model = model.to(dtype).requires_grad_(False).eval()
+    return speed_up(model) if fast else model
 
 
-def shipped_or_tiny_model():
+def shipped_or_tiny_model(fast: bool = True):
     """The shipped tiny model, or a random one of its size when the checkpoint is missing."""
     from llmlab.checkpoint import SHIPPED, load_model
     if (SHIPPED / "config.json").exists():
-        return "tiny-zh (shipped)", load_model(device="cpu")
+        return "tiny-zh (shipped)", load_model(device="cpu", fast=fast)
     tiny = dict(vocab_size=256, hidden_size=128, intermediate_size=384, num_hidden_layers=4, num_attention_heads=4,
                 num_key_value_heads=2, tie_word_embeddings=True)
-    return "tiny (random, no ckpt)", random_model(tiny)
+    return "tiny (random, no ckpt)", random_model(tiny, fast=fast)
 
 
 def to_transformers(model: Llama):
@@ -193,7 +197,7 @@ def format_table(rows: list[dict]) -> str:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m llmlab.bench", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m llmlab.instructor.bench", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run: few tokens, one repeat")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads for the big model (default 2)")
     parser.add_argument("--tiny-threads", type=int, default=1,
@@ -203,6 +207,8 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=5, help="timed repetitions; the median is reported")
     parser.add_argument("--compile", action="store_true",
                         help="also time the cached decode of the model compiled by torch.compile")
+    parser.add_argument("--plain", action="store_true",
+                        help="the models as llmlab/model.py defines them, without llmlab.speedup")
     parser.add_argument("--device", default="cpu",
                         help="cpu (default: the tiny and the 110M model in fp32), or a GPU: cuda, mps (the 1.2B model)")
     parser.add_argument("--reference", action="store_true",
@@ -217,13 +223,14 @@ def main(argv=None):
     device = torch.device(args.device)
     probe = Bandwidth(64 if args.quick else 512, device)
     precision = "fp32 CPU" if device.type == "cpu" else f"bf16 on {device.type}"
+    precision += ", plain model" if args.plain else ", llmlab.speedup" if device.type == "cpu" else ""
     print(f"torch {torch.__version__}, {precision}; batch 1, prompt {args.prompt} tokens, {args.new_tokens} new "
           f"tokens, median of {args.repeats}", flush=True)
     rows = []
-    models = [(shipped_or_tiny_model(), args.tiny_threads),
-              (("random 768x12, V=32000", random_model(BIG)), args.threads)]
+    models = [(shipped_or_tiny_model(fast=not args.plain), args.tiny_threads),
+              (("random 768x12, V=32000", random_model(BIG, fast=not args.plain)), args.threads)]
     if device.type != "cpu":
-        model = random_model(GPU_1B, device=device, dtype=torch.bfloat16)
+        model = random_model(GPU_1B, device=device, dtype=torch.bfloat16, fast=False)
         models = [(("random Llama 2048x16 GQA, V=128256", model), args.threads)]
     for (name, model), threads in models:
         try:
@@ -246,7 +253,7 @@ def _run_on_reference(argv):
     with tempfile.TemporaryDirectory(prefix="llmlab-reference-") as overlay:
         build_overlay(overlay)
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [overlay, os.environ.get("PYTHONPATH")])))
-        return subprocess.run([sys.executable, "-m", "llmlab.bench", *argv], cwd=overlay, env=env).returncode
+        return subprocess.run([sys.executable, "-m", "llmlab.instructor.bench", *argv], cwd=overlay, env=env).returncode
 
 
 if __name__ == "__main__":

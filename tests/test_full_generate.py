@@ -1,4 +1,4 @@
-"""Notebooks 01 and 02 on a model: llmlab.generate (greedy, sampling, penalties) and beam_search give exactly
+"""Notebooks 01 and 02 on a model: llmlab.full_generate (greedy, sampling, penalties) and beam_search give exactly
 the tokens of transformers' LlamaForCausalLM.generate on the same weights.
 
 The models are small random Llamas (tests/random_llama.py) and the shipped checkpoint. Tests with
@@ -19,7 +19,7 @@ needs_shipped = pytest.mark.skipif(not (SHIPPED / "config.json").exists(), reaso
 
 
 def ours(model, input_ids, max_new_tokens, **kwargs):
-    """llmlab.generate.generate through the seam; skips when it needs the KV cache of notebook 05 and that is
+    """llmlab.full_generate.generate through the seam; skips when it needs the KV cache of notebook 05 and that is
     not implemented yet."""
     spec = "shipped" if model == "shipped" else model_spec(model)
     try:

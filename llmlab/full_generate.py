@@ -1,9 +1,10 @@
-"""Text generation with the decoding strategies and logits processors of notebooks 01 and 02.
+"""The finished text-generation tool (given code, not an exercise), built from your exercises: the decoding
+strategies and logits processors of notebooks 01 and 02 and the KV cache of notebook 05.
 
 `generate` mirrors transformers' `model.generate(...)` for a llmlab Llama: greedy decoding, sampling (with
 temperature, top-k, top-p and the penalties) and beam search. Given the same settings, both return the same
 tokens. For sampling that holds with the model on the CPU and the same seed (`torch.manual_seed(s)` before
-transformers' generate, `generator=torch.Generator().manual_seed(s)` here; tests/test_generate.py checks it).
+transformers' generate, `generator=torch.Generator().manual_seed(s)` here; tests/test_full_generate.py checks it).
 On a GPU it does not: transformers draws from the GPU's own generator, while a CPU generator given here draws
 on the CPU (see `llmlab.decoding.sample`), which gives the tokens it gives with the model on the CPU, up to
 the GPU's rounding of the logits.

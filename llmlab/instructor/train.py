@@ -1,6 +1,6 @@
 """Train the shipped tiny model: a small Llama on sentences of `llmlab.corpus`, saved in Hugging Face format.
 
-    python -m llmlab.train --out llmlab/checkpoints/tiny-zh
+    python -m llmlab.instructor.train --out llmlab/checkpoints/tiny-zh
 
 Because the corpus comes from a grammar, the true next-word probabilities are known, and the script ends by
 printing the model's probabilities for the lecture's example next to the grammar's. Every step trains on
