@@ -84,7 +84,7 @@ section {{ border-top: 1px solid #ddd; margin-top: 1em; }}
 {''.join(rows)}
 </table>
 <h2>详细反馈 (details)</h2>
-<p>每个任务的分数 = 分值 × 通过的隐藏测试比例 (points × fraction of hidden tests passed)；notebook 中该任务的检查单元
+<p>每个任务的分数 = 分值 × 通过的隐藏测试按重要性加权所占的比例 (points × share of the hidden tests' weight passed)；notebook 中该任务的检查单元格
 (check cell) 未通过、被删除或被修改时，该任务得分减半 (halved)。</p>
 {''.join(sections)}
 </body></html>
