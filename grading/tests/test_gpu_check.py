@@ -63,14 +63,39 @@ OPTIONAL = {"arrow", "fqdn", "isoduration", "jsonpointer", "rfc3339-validator", 
             "rfc3987-syntax", "lark", "uri-template", "webcolors",  # jsonschema's format checkers
             "notebook",  # jupyter-server's metrics, when the notebook server is there
             "debugpy",  # ipykernel's debugger
+            "msgpack",  # jupyter_client's faster message packer
             "llmlab"}  # this repository, when pip-installed
 # setuptools' own copies, which pkg_resources puts on sys.path
 SETUPTOOLS_VENDORED = {"jaraco-functools", "jaraco-text", "jaraco-context", "more-itertools", "backports-tarfile"}
 
 # What the steps import: the grader's (nbgrader's app, gradebook, preprocessors, nbconvert's sanitizer), the
-# kernel's (a cell's exception formatted, matplotlib inline, the progress widget), the tests' and nbval's.
+# kernel's (a cell's exception formatted, matplotlib inline, the progress widget), the tests' and nbval's. Each
+# distribution is printed with the one whose code imported it first: what a package of the GPU machine imports
+# is its own version's business there (this environment may hold newer versions with other needs).
 STEP_IMPORTS = textwrap.dedent("""
-    import importlib.metadata, json, sys, tempfile
+    import importlib.abc, importlib.metadata, json, os, sys, tempfile, traceback
+    owners = importlib.metadata.packages_distributions()
+    importer = {}                                   # top-level module -> the file that imported it first
+
+
+    class Tracer(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path, target=None):
+            top = name.split(".")[0]
+            if top not in sys.modules and top not in importer:
+                files = [f.filename for f in traceback.extract_stack()[:-1]
+                         if "importlib" not in f.filename and not f.filename.startswith("<")]
+                importer[top] = files[-1] if files else ""
+            return None
+
+
+    def owner(file):
+        if "-packages" + os.sep not in file:
+            return "llmlab"                         # this repository, or the probe itself
+        top = file.split("-packages" + os.sep, 1)[1].split(os.sep)[0].removesuffix(".py")
+        return (owners.get(top) or ["llmlab"])[0]
+
+
+    sys.meta_path.insert(0, Tracer())
     import grading  # puts this interpreter's scripts on PATH, for nbgrader's alembic
     import nbgrader.apps.nbgraderapp, nbgrader.preprocessors, nbgrader.utils, nbconvert.preprocessors.sanitize
     from nbgrader.api import Gradebook
@@ -83,8 +108,9 @@ STEP_IMPORTS = textwrap.dedent("""
     except ZeroDivisionError:
         VerboseTB().structured_traceback(*sys.exc_info())
     import fvcore.nn, transformers.models.llama.modeling_llama, llmlab.progress
-    owners = importlib.metadata.packages_distributions()
-    print(json.dumps(sorted({d for m in list(sys.modules) for d in owners.get(m.split(".")[0], [])})))
+    pairs = {(d, owner(importer.get(m.split(".")[0], ""))) for m in list(sys.modules)
+             for d in owners.get(m.split(".")[0], [])}
+    print(json.dumps(sorted(pairs)))
 """)
 
 
@@ -92,10 +118,17 @@ def test_the_wheels_hold_every_distribution_the_steps_import_that_the_gpu_machin
     result = subprocess.run([sys.executable, "-c", STEP_IMPORTS], cwd=gpu_check.ROOT, capture_output=True,
                             text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    imported = {gpu_check.distribution(d) for d in json.loads(result.stdout.splitlines()[-1])}
+    pairs = {(gpu_check.distribution(d), gpu_check.distribution(by))
+             for d, by in json.loads(result.stdout.splitlines()[-1])}
+    imported = {d for d, _ in pairs}
     assert {"nbgrader", "ipython", "stack_data", "sqlalchemy", "torch"} <= imported  # the probe reached them
+    on_the_machine = {gpu_check.distribution(name) for name in gpu_check.ON_THE_GPU_MACHINE}
+    needed, frontier = set(), {"llmlab"}        # what our code imports, and what that imports, but not
+    while frontier:                             # through a package the GPU machine has (its version decides)
+        needed |= frontier
+        frontier = {d for d, by in pairs if by in frontier and by not in on_the_machine} - needed
     known = (*gpu_check.WHEELS, *gpu_check.ON_THE_GPU_MACHINE, *OPTIONAL, *SETUPTOOLS_VENDORED)
-    assert imported - {gpu_check.distribution(name) for name in known} == set()
+    assert needed - {gpu_check.distribution(name) for name in known} == set()
 
 
 def test_env_step_runs_and_a_missing_device_stops_the_check():
