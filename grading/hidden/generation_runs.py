@@ -75,3 +75,11 @@ def assert_each_step_timed_around_its_forward_pass(result, calls):
         after = calls[i - 1]["end"] if i else result["start"]
         before = calls[i + 1]["start"] if i + 1 < len(calls) else result["end"]
         assert step <= before - after, f"step {i} ({step:.4f} s) is longer than the time between its neighbours"
+
+
+def assert_runs_past_eos(fn_name):
+    """The model's config names an EOS token that greedy decoding produces early: all n tokens still come."""
+    model, input_ids, _, _ = run(fn_name, "llama3_mqa", batch=1, length=3, n=1, seed=7)
+    eos = int(greedy(model, input_ids, 2)[0, -1])
+    model, input_ids, result, _ = run(fn_name, "llama3_mqa", batch=1, length=3, n=5, seed=7, eos_token_id=eos)
+    assert torch.equal(result["tokens"], greedy(model, input_ids, 5)), "n tokens, past the EOS"

@@ -73,10 +73,7 @@ def test_each_step_is_timed_separately():
 @pytest.mark.promise("no_eos_stop", weight=0.5)
 def test_does_not_stop_at_eos():
     """The model's config names an EOS token that greedy decoding produces early: all n tokens still come."""
-    model, input_ids, _, _ = run("llama3_mqa", batch=1, length=3, n=1, seed=7)
-    eos = int(greedy(model, input_ids, 2)[0, -1])
-    model, input_ids, result, _ = run("llama3_mqa", batch=1, length=3, n=5, seed=7, eos_token_id=eos)
-    assert torch.equal(result["tokens"], greedy(model, input_ids, 5)), "n tokens, past the EOS"
+    generation_runs.assert_runs_past_eos("prefill_decode")
 
 
 @pytest.mark.promise("same_tokens", "new_cache", "prefill", "decode", weight=1.5)
