@@ -15,7 +15,6 @@ from tokenizers import Tokenizer
 
 from llmlab import fake_cuda
 from llmlab.model import Llama, LlamaConfig, RotaryEmbedding, rope_inv_freq
-from llmlab.speedup import speed_up
 
 SHIPPED = Path(__file__).resolve().parent / "checkpoints" / "tiny-zh"
 _CONFIG_KEYS = {  # our LlamaConfig field -> HF config.json key
@@ -123,13 +122,12 @@ def _checkpoint_dir(path) -> Path:
     return Path(path or os.environ.get("LLMLAB_CHECKPOINT") or SHIPPED)
 
 
-def load_model(path=None, device=None, dtype=None, fast=True) -> Llama:
+def load_model(path=None, device=None, dtype=None) -> Llama:
     """A Llama built from a local checkpoint directory (default: $LLMLAB_CHECKPOINT, else the shipped tiny
     model), ready for inference.
 
     dtype defaults to float32 on CPU and to the checkpoint's own dtype elsewhere (pass torch.bfloat16 or
-    torch.float16 to choose). fast: made faster on CPUs by llmlab.speedup (same values within rounding);
-    fast=False gives the model exactly as llmlab/model.py defines it."""
+    torch.float16 to choose)."""
     directory = _checkpoint_dir(path)
     if not directory.is_dir():
         raise CheckpointError(f"{directory}: not a directory")
@@ -158,8 +156,7 @@ def load_model(path=None, device=None, dtype=None, fast=True) -> Llama:
     if config.tie_word_embeddings:
         model.lm_head.weight = model.embed_tokens.weight
     model.rope = RotaryEmbedding(config)  # rebuild the non-persistent RoPE buffer off the meta device
-    model = to_device(model.to(dtype), device).requires_grad_(False).eval()
-    return speed_up(model) if fast else model
+    return to_device(model.to(dtype), device).requires_grad_(False).eval()
 
 
 def to_device(model: Llama, device=None) -> Llama:

@@ -8,9 +8,6 @@ Two paths through attention:
 - `model(input_ids)`: no cache; every call re-reads the whole sequence (what decoding costs without a cache).
 - `model(input_ids, cache)`: the new tokens' K/V go into a KV cache and attention reads everything cached
   (`llmlab.kv_cache`, notebook 05). Prefill is one call with the prompt, decode one call per new token.
-
-On CPUs, llmlab.speedup makes a loaded model faster without changing what it computes (within rounding);
-this file is the model as it is defined.
 """
 import math
 from dataclasses import dataclass
@@ -160,10 +157,9 @@ class Attention(nn.Module):
 
     def forward(self, x, rope: RotaryEmbedding, cache=None, pos: int = 0):
         B, T, _ = x.shape
-        q, k, v = self.project_qkv(x)                        # (B, T, nh*hd), (B, T, nkv*hd), (B, T, nkv*hd)
-        q = q.view(B, T, self.nh, self.hd).transpose(1, 2)   # (B, nh, T, hd)
-        k = k.view(B, T, self.nkv, self.hd).transpose(1, 2)  # (B, nkv, T, hd)
-        v = v.view(B, T, self.nkv, self.hd).transpose(1, 2)  # (B, nkv, T, hd)
+        q = self.q_proj(x).view(B, T, self.nh, self.hd).transpose(1, 2)   # (B, nh, T, hd)
+        k = self.k_proj(x).view(B, T, self.nkv, self.hd).transpose(1, 2)  # (B, nkv, T, hd)
+        v = self.v_proj(x).view(B, T, self.nkv, self.hd).transpose(1, 2)  # (B, nkv, T, hd)
         if cache is None:
             y = uncached_attention(q, k, v, rope)
         else:
@@ -171,10 +167,6 @@ class Attention(nn.Module):
             y = cached_attention(q, k, v, cache, self.layer, pos, rope)
         y = y.transpose(1, 2).reshape(B, T, self.nh * self.hd)  # (B, T, nh*hd)
         return self.o_proj(y)                                  # (B, T, h)
-
-    def project_qkv(self, x):
-        """Queries, keys and values: three linear maps of the same input x (B, T, h)."""
-        return self.q_proj(x), self.k_proj(x), self.v_proj(x)
 
 
 class MLP(nn.Module):

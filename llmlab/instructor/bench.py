@@ -1,8 +1,8 @@
 """Decoding speed, measured side by side in one run: python -m llmlab.instructor.bench [--quick] [--threads N]
-[--compile] [--plain] [--device cuda]
+[--compile] [--device cuda]
 
 For the shipped tiny model and a random ~110M-parameter Llama (h=768, 12 layers, 12 heads, I=2048, V=32000,
-tied embeddings; fp32 on the CPU; made faster by llmlab.speedup unless --plain), greedy generation of the same
+tied embeddings; fp32 on the CPU), greedy generation of the same
 tokens from the same prompt by
 - the naive loop (llmlab.generation.generate_naive: the whole sequence every step),
 - prefill + decode with llmlab's KV cache (llmlab.generation.prefill_decode),
@@ -37,7 +37,6 @@ import torch
 
 from llmlab.generation import clock
 from llmlab.model import Llama, LlamaConfig
-from llmlab.speedup import speed_up
 
 BIG = dict(vocab_size=32000, hidden_size=768, intermediate_size=2048, num_hidden_layers=12, num_attention_heads=12,
            num_key_value_heads=12, tie_word_embeddings=True, max_position_embeddings=2048)
@@ -73,26 +72,25 @@ class Bandwidth:
                    2 * nbytes / seconds(lambda: self.y.copy_(self.x), self.device))
 
 
-def random_model(config: dict, seed: int = 0, device="cpu", dtype=torch.float32, fast: bool = True) -> Llama:
-    """A random Llama of `config`, made faster by llmlab.speedup unless fast=False."""
+def random_model(config: dict, seed: int = 0, device="cpu", dtype=torch.float32) -> Llama:
+    """A random Llama of `config`: normal weights with std 0.02, norms 1."""
     torch.manual_seed(seed)
     with torch.device(device):  # made where it runs: a 1B model in fp32 is 5 GB
         model = Llama(LlamaConfig(**config))
     with torch.no_grad():
         for name, p in model.named_parameters():
             p.copy_(torch.ones_like(p) if name.endswith("norm.weight") else 0.02 * torch.randn_like(p))
-    model = model.to(dtype).requires_grad_(False).eval()
-    return speed_up(model) if fast else model
+    return model.to(dtype).requires_grad_(False).eval()
 
 
-def shipped_or_tiny_model(fast: bool = True):
+def shipped_or_tiny_model():
     """The shipped tiny model, or a random one of its size when the checkpoint is missing."""
     from llmlab.checkpoint import SHIPPED, load_model
     if (SHIPPED / "config.json").exists():
-        return "tiny-zh (shipped)", load_model(device="cpu", fast=fast)
+        return "tiny-zh (shipped)", load_model(device="cpu")
     tiny = dict(vocab_size=256, hidden_size=128, intermediate_size=384, num_hidden_layers=4, num_attention_heads=4,
                 num_key_value_heads=2, tie_word_embeddings=True)
-    return "tiny (random, no ckpt)", random_model(tiny, fast=fast)
+    return "tiny (random, no ckpt)", random_model(tiny)
 
 
 def to_transformers(model: Llama):
@@ -207,8 +205,6 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=5, help="timed repetitions; the median is reported")
     parser.add_argument("--compile", action="store_true",
                         help="also time the cached decode of the model compiled by torch.compile")
-    parser.add_argument("--plain", action="store_true",
-                        help="the models as llmlab/model.py defines them, without llmlab.speedup")
     parser.add_argument("--device", default="cpu",
                         help="cpu (default: the tiny and the 110M model in fp32), or a GPU: cuda, mps (the 1.2B model)")
     parser.add_argument("--reference", action="store_true",
@@ -223,14 +219,13 @@ def main(argv=None):
     device = torch.device(args.device)
     probe = Bandwidth(64 if args.quick else 512, device)
     precision = "fp32 CPU" if device.type == "cpu" else f"bf16 on {device.type}"
-    precision += ", plain model" if args.plain else ", llmlab.speedup" if device.type == "cpu" else ""
     print(f"torch {torch.__version__}, {precision}; batch 1, prompt {args.prompt} tokens, {args.new_tokens} new "
           f"tokens, median of {args.repeats}", flush=True)
     rows = []
-    models = [(shipped_or_tiny_model(fast=not args.plain), args.tiny_threads),
-              (("random 768x12, V=32000", random_model(BIG, fast=not args.plain)), args.threads)]
+    models = [(shipped_or_tiny_model(), args.tiny_threads),
+              (("random 768x12, V=32000", random_model(BIG)), args.threads)]
     if device.type != "cpu":
-        model = random_model(GPU_1B, device=device, dtype=torch.bfloat16, fast=False)
+        model = random_model(GPU_1B, device=device, dtype=torch.bfloat16)
         models = [(("random Llama 2048x16 GQA, V=128256", model), args.threads)]
     for (name, model), threads in models:
         try:
