@@ -109,7 +109,12 @@ def first_difference(a: dict, b: dict, where: str = "") -> str | None:
             if found:
                 return found
         return None
-    return None if a == b else f"{where}: {str(a)[:200]!r} != {str(b)[:200]!r}"
+    if a == b:
+        return None
+    if isinstance(a, str) and isinstance(b, str):   # where the texts part
+        at = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+        a, b = a[max(0, at - 100):at + 100], b[max(0, at - 100):at + 100]
+    return f"{where}: {str(a)[:200]!r} != {str(b)[:200]!r}"
 
 
 def measure(students: int, notebooks: bool, ways: list[Way]) -> dict:

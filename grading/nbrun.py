@@ -9,8 +9,8 @@ kernels it starts cannot read them from its memory either. For each notebook in 
 print to stderr, a size-limited log. What comes back is only ever used to lower a score, never to raise one,
 and reaches students only as a fixed vocabulary (grading/notebooks.py, _why).
 
-With `--warm`, the public tests of each `llmlab.check()` start from grading/warm.py's server, started here
-before the request is read (it never holds a notebook), instead of from a cold Python.
+With `--warm`, each notebook's kernel and the public tests of each `llmlab.check()` start from grading/warm.py's
+server, started here before the request is read (it never holds a notebook), instead of from a cold Python.
 """
 import ctypes
 import json
@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 
+from warm import kernel_manager
 from worker import enter_sandbox, read_frame
 
 PR_SET_DUMPABLE = 4
@@ -34,7 +35,7 @@ def main():
     request = json.loads(read_frame(sys.stdin.buffer))
     os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
     try:
-        run_notebooks(request, results)
+        run_notebooks(request, results, warm=warm is not None)
     finally:
         if warm is not None:
             warm.terminate()
@@ -42,28 +43,34 @@ def main():
 
 
 def start_warm() -> subprocess.Popen:
-    """grading/warm.py's server, and LLMLAB_WARM_PYTHON (inherited by the kernels) pointing llmlab.check at it."""
+    """grading/warm.py's servers; LLMLAB_WARM_PYTHON (for llmlab.check in the kernels) and WARM_KERNEL point at them."""
     warm_py = os.path.join(os.path.dirname(os.path.abspath(__file__)), "warm.py")
-    path = os.path.join(tempfile.mkdtemp(prefix="warm-"), "socket")
-    server = subprocess.Popen([sys.executable, "-s", warm_py, "serve", path], stdin=subprocess.DEVNULL,
+    folder = tempfile.mkdtemp(prefix="warm-")
+    server = subprocess.Popen([sys.executable, "-s", warm_py, "serve", folder], stdin=subprocess.DEVNULL,
                               stdout=2, close_fds=True)
-    for _ in range(600):             # it binds the socket before it imports anything
-        if os.path.exists(path) or server.poll() is not None:
+    sockets = [os.path.join(folder, role) for role in ("checks", "kernels")]
+    for _ in range(600):             # it binds the sockets before it imports anything
+        if all(os.path.exists(path) for path in sockets) or server.poll() is not None:
             break
         time.sleep(0.01)
-    os.environ["LLMLAB_WARM_PYTHON"] = json.dumps([sys.executable, "-s", warm_py, "run", path])
+    os.environ["LLMLAB_WARM_PYTHON"] = json.dumps([sys.executable, "-s", warm_py, "run", sockets[0]])
+    WARM_KERNEL[:] = [sys.executable, "-s", warm_py, "run", sockets[1]]
     return server
 
 
-def run_notebooks(request: dict, results):
+WARM_KERNEL = []   # the command that starts a kernel warm, before its `-m ipykernel_launcher -f FILE`
+
+
+def run_notebooks(request: dict, results, warm: bool):
     sys.modules["rfc3987_syntax"] = None   # an optional jsonschema format checker; importing it costs 1.5 CPU s
     import nbformat
     from nbgrader.preprocessors import Execute
+    kernels = {"kernel_manager_class": kernel_manager(WARM_KERNEL)} if warm else {}
     for name, text in request["notebooks"].items():
         notebook = nbformat.reads(text, as_version=4)
         error = None
         try:
-            Execute(timeout=int(request["cell_seconds"]), execute_retries=0).preprocess(
+            Execute(timeout=int(request["cell_seconds"]), execute_retries=0, **kernels).preprocess(
                 notebook, {"metadata": {"path": os.getcwd()}})
         except Exception as e:  # noqa: BLE001 - reported; the grade cells that did not run count as failed
             error = f"{type(e).__name__}: {str(e)[:500]}"

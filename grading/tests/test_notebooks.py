@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -175,20 +176,75 @@ def test_the_lab_driver_needs_no_page_focus(lab, tmp_path):
     assert cells[1]["errors"] == ["ZeroDivisionError: division by zero"]
 
 
-# ---- the autograder's warm start of llmlab.check() (grading/warm.py) -----------------------------------------
-# Grading the notebooks both ways takes minutes (grading.measure does it); the two ways differ only in how
-# llmlab.check() starts its `python -m pytest`, so this compares exactly that, on a passing and a failing task.
+# ---- the autograder's warm start of kernels and llmlab.check() (grading/warm.py) -------------------------------
+# Grading the notebooks both ways takes minutes (grading.measure does it); the two ways differ only in how a
+# kernel and llmlab.check()'s `python -m pytest` start, so these compare exactly that.
 
 @pytest.fixture(scope="module")
-def warm_python(tmp_path_factory):
-    """grading/warm.py's server, started as nbrun.py starts it; yields the LLMLAB_WARM_PYTHON that points at it."""
-    warm, path = ROOT / "grading" / "warm.py", tmp_path_factory.mktemp("warm") / "socket"
-    server = subprocess.Popen([sys.executable, "-s", str(warm), "serve", str(path)])
+def warm(tmp_path_factory):
+    """grading/warm.py's servers, started as nbrun.py starts them; yields the command prefix that runs a module
+    warm, per server: {"checks": [...], "kernels": [...]}."""
+    script, folder = ROOT / "grading" / "warm.py", tmp_path_factory.mktemp("warm")
+    server = subprocess.Popen([sys.executable, "-s", str(script), "serve", str(folder)])
     try:
-        yield json.dumps([sys.executable, "-s", str(warm), "run", str(path)])
+        yield {role: [sys.executable, "-s", str(script), "run", str(folder / role)] for role in ("checks", "kernels")}
     finally:
         server.terminate()
         server.wait()
+
+
+@pytest.fixture
+def warm_python(warm):
+    """LLMLAB_WARM_PYTHON as nbrun.py sets it."""
+    return json.dumps(warm["checks"])
+
+
+PROBE = [  # what a notebook could notice of how its kernel started
+    "import os, sys\nprint(os.getcwd(), os.environ['PROBE'], __name__, sys.argv[0].endswith('ipykernel_launcher.py'))",
+    "from tqdm.auto import tqdm\nfrom tqdm.notebook import tqdm as bar\nprint(issubclass(tqdm, bar))",  # decided at import
+    "import matplotlib\nprint(matplotlib.get_backend())",                  # decides at import: its backend
+    "import matplotlib.pyplot as plt\nplt.plot([1, 2])\nplt.show()",
+    "print('to stderr', file=sys.stderr)",
+    "import llmlab\nprint(llmlab.__file__)",
+    "from llmlab.progress import progress\nfor _ in progress(range(3), desc='bar', bar_format='{desc} {n}/{total}'):\n    pass",  # as check() shows it
+    "1 / 0",
+]
+
+
+def _probe(cwd: Path, **client) -> list:
+    cells = ["import sys\n'torch' in sys.modules"] + PROBE
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code) for code in cells])
+    NotebookClient(notebook, timeout=120, allow_errors=True, resources={"metadata": {"path": str(cwd)}},
+                   **client).execute(env=dict(os.environ, PROBE="yes"))
+    outputs = [[{k: v for k, v in o.items() if k != "traceback"} for o in cell.outputs] for cell in notebook.cells]
+    return outputs[1:], outputs[0][0]["data"]["text/plain"]
+
+
+def test_a_warm_kernel_runs_a_notebook_as_a_fresh_one(warm, tmp_path):
+    """The same outputs, cell for cell (working directory, environment, tqdm's and matplotlib's choices, a plot,
+    stderr, imports from the working directory, errors); only the libraries were imported before (torch)."""
+    from grading.warm import kernel_manager
+    release = build_release(tmp_path / "release")
+    fresh, preloaded = _probe(release)
+    warmed, warm_preloaded = _probe(release, kernel_manager_class=kernel_manager(warm["kernels"]))
+    assert warmed == fresh
+    assert fresh[1][0]["text"] == "True\n", "tqdm.auto should pick its notebook bar in a kernel"
+    assert (preloaded, warm_preloaded) == ("False", "True")
+
+
+def test_a_warm_child_dies_with_its_requester(warm, tmp_path):
+    """A kernel manager that kills a kernel kills the `warm.py run` process it started: the child goes too."""
+    (tmp_path / "sleeper.py").write_text("import os, time\nprint(os.getpid(), flush=True)\ntime.sleep(120)\n")
+    requester = subprocess.Popen([*warm["checks"], "-m", "sleeper"], cwd=tmp_path, stdout=subprocess.PIPE, text=True)
+    child = int(requester.stdout.readline())
+    requester.kill()
+    requester.wait()
+    for _ in range(100):
+        if not Path(f"/proc/{child}").exists() or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2]:
+            return
+        time.sleep(0.05)
+    os.kill(child, 9)
+    raise AssertionError("the warm child outlived its requester")
 
 
 def _check(release: Path, task_id: str, **env) -> subprocess.CompletedProcess:
