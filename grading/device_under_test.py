@@ -5,16 +5,23 @@
 build for student code (`adapters.build_model`) to that device, and every tensor a scenario is given with
 it, as a notebook gives the model's outputs and inputs on the model's device. Results come back to the CPU
 through the adapters' codec as always, and are compared there. Tests that load a model themselves with
-device="cpu" (against transformers) keep it on the CPU.
+device="cpu" (against transformers) keep it on the CPU; a model the tests serve to student code from their own
+process (t03's RecordingModel) goes to the device with `on_device`.
 """
+import copy
+
 from torch import Tensor
 from torch.utils._pytree import tree_map
 
 from llmlab.checkpoint import pick_device, to_device
 
 
+DEVICE = None   # the device under test, once installed
+
+
 def install(adapters) -> None:
-    device = pick_device()
+    global DEVICE
+    device = DEVICE = pick_device()
     build_model, call = adapters.build_model, adapters.call
 
     def build_model_on_device(spec):
@@ -26,3 +33,10 @@ def install(adapters) -> None:
         return call(name, *args, **kwargs)
 
     adapters.build_model, adapters.call = build_model_on_device, call_on_device
+
+
+def on_device(model):
+    """A copy of `model` on the device under test (`model` itself when none is installed), for the models the
+    tests serve to student code from this process (grading/doubles.py's RecordingModel); `model` stays where
+    it is, for the trusted side's own computations."""
+    return model if DEVICE is None else to_device(copy.deepcopy(model), DEVICE)

@@ -88,7 +88,7 @@ class RecordingModel:
         call = {"tokens": T, "cached": cache is not None, "last_only": bool(last_only),
                 "cache_length": None if cache is None else cache.length}
         self.calls.append(call)
-        sequence = ids
+        sequence = ids = ids.to(self.device)     # ids come from the sandbox on the CPU
         if cache is not None:
             if not isinstance(cache, TokenCache) or cache.batch_size != B:
                 raise ValueError("the cache passed does not come from this model's new_cache() for this batch")
@@ -236,7 +236,8 @@ class RemoteModel:
     def __call__(self, ids, cache=None, last_only=False):
         if cache is not None and not isinstance(cache, RemoteCache):
             raise ValueError("the cache passed does not come from this model's new_cache()")
-        return _ask("forward", ids, None if cache is None else cache.index, bool(last_only))
+        logits = _ask("forward", ids, None if cache is None else cache.index, bool(last_only))
+        return logits.to(self.device)            # as the model's own logits would be
 
 
 def generation_on_served_model(fn_name, input_ids, max_new_tokens):

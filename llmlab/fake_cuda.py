@@ -137,6 +137,8 @@ class FakeCudaMode(TorchFunctionMode):
         elif func is torch.Tensor.copy_ and isinstance(self_, FakeCudaTensor):
             self_.cpu_values.copy_(_unwrap(args[1]))                  # copies between devices are fine
             return self_
+        elif func is torch.Tensor.detach and isinstance(self_, FakeCudaTensor):
+            return _wrap(self_.cpu_values.detach())   # the generic path cannot detach an inference-mode tensor
         elif func in _TO_PYTHON and isinstance(self_, FakeCudaTensor):
             return func(self_.cpu_values)                             # .item(), int(x), .tolist(), ...
         elif func is torch.nn.functional.scaled_dot_product_attention and any(
