@@ -3,7 +3,7 @@
 Builds the release and N submissions (the reference and, in turn, the blank release, as students hand in both),
 then grades the same batch once per way of WAYS (--jobs 1, --jobs 2, a Dask LocalCluster of 2 worker processes:
 grading/distributed.py), hidden tests only; with --notebooks, then once per way of NOTEBOOK_WAYS with the
-notebooks too (the checks started the old way, cold, first). All one after the other in this one run.
+notebooks too (kernels and checks started the old way, cold, first). All one after the other in this one run.
 Prints, per way, seconds per submission (wall clock, without the fixed cost of a batch: collecting the hidden
 tests, opening the gradebook), CPU seconds per submission of the grader and the processes it waited for (the
 sandboxes' own processes are not among them, nor the Dask workers'), the speedup over the first way, and the load
@@ -35,7 +35,7 @@ class Way:
     """One way of grading the batch."""
     label: str
     jobs: int
-    check_start: str = "warm"     # how llmlab.check() starts its pytest in the sandbox (grading/notebooks.py)
+    check_start: str = "warm"     # how kernels and llmlab.check() start in the sandbox (grading/notebooks.py)
     dask: bool = False            # on a Dask LocalCluster of `jobs` worker processes
 
     def executor(self):
@@ -44,7 +44,7 @@ class Way:
 
 
 WAYS = [Way("--jobs 1", 1), Way("--jobs 2", 2), Way("Dask LocalCluster, 2 workers", 2, dask=True)]
-NOTEBOOK_WAYS = [Way("--jobs 2, checks started cold", 2, "cold"), Way("--jobs 1", 1), Way("--jobs 2", 2),
+NOTEBOOK_WAYS = [Way("--jobs 2, started cold", 2, "cold"), Way("--jobs 1", 1), Way("--jobs 2", 2),
                  Way("Dask LocalCluster, 2 workers", 2, dask=True)]
 TIMING_FIELDS = ("graded_at", "seconds")     # results.json fields that differ between any two runs
 

@@ -327,7 +327,7 @@ def _failer(result: NotebookResult, name: str, info: dict):
     return fail
 
 
-CHECK_START = "LLMLAB_CHECK_START"   # environment: how llmlab.check() starts its pytest in the sandbox
+CHECK_START = "LLMLAB_CHECK_START"   # environment: how the kernels and llmlab.check() start in the sandbox
 CHECK_STARTS = {"warm": ["--warm"],  # forked from a process that imported the libraries once (grading/warm.py)
                 "cold": []}          # a fresh Python each time, as in a student's own run
 
