@@ -1,9 +1,8 @@
-"""The CPU check for device mistakes: the public and the hidden tests with the model on the fake GPU
-(LLMLAB_DEVICE=fake-cuda: grading/device_under_test.py, llmlab/fake_cuda.py), where any operation that mixes its
-tensors with CPU ones fails as it would on a real GPU. The five source notebooks run the same way with
-`LLMLAB_DEVICE=fake-cuda python -m pytest --nbval solutions/notebooks` (about 4 minutes: every
-operation on the fake GPU goes through Python, so it is left out of the test suite); grading/gpu_check.py runs
-both on a real GPU."""
+"""The CPU check for device mistakes: the public tests, the hidden tests and the five source notebooks with the
+model on the fake GPU (LLMLAB_DEVICE=fake-cuda: grading/device_under_test.py, llmlab/fake_cuda.py), where any
+operation that mixes its tensors with CPU ones fails as it would on a real GPU. grading/gpu_check.py runs the
+same on a real one. The notebooks take about 4 minutes (every operation on the fake GPU goes through Python),
+so they are a test module of their own, which pytest-xdist can run beside the others."""
 import os
 import re
 import subprocess
@@ -12,7 +11,7 @@ import sys
 from grading.overlay import ROOT
 
 
-def _pytest_on_the_fake_gpu(*args) -> str:
+def run_on_the_fake_gpu(*args) -> str:
     """pytest ARGS with LLMLAB_DEVICE=fake-cuda, in the repository; its summary line, once it passed."""
     run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args], cwd=ROOT,
                          env=dict(os.environ, LLMLAB_DEVICE="fake-cuda"), capture_output=True, text=True,
@@ -24,6 +23,6 @@ def _pytest_on_the_fake_gpu(*args) -> str:
 
 
 def test_public_and_hidden_tests_pass_with_the_model_on_the_fake_gpu():
-    summary = _pytest_on_the_fake_gpu("tests", "grading/hidden")
+    summary = run_on_the_fake_gpu("tests", "grading/hidden")
     assert int(re.search(r"(\d+) passed", summary)[1]) >= 500, summary
 
