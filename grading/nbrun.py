@@ -28,22 +28,23 @@ PR_SET_DUMPABLE = 4
 
 def main():
     enter_sandbox()
-    warm = start_warm() if "--warm" in sys.argv[1:] else None
+    warm, kernel = start_warm() if "--warm" in sys.argv[1:] else (None, None)
     ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 0)  # the kernels we start cannot read our memory (the notebooks)
     results = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)                                   # the kernel and the student's code print to the log
     request = json.loads(read_frame(sys.stdin.buffer))
     os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
     try:
-        run_notebooks(request, results, warm=warm is not None)
+        run_notebooks(request, results, kernel)
     finally:
         if warm is not None:
             warm.terminate()
             warm.wait()
 
 
-def start_warm() -> subprocess.Popen:
-    """grading/warm.py's servers; LLMLAB_WARM_PYTHON (for llmlab.check in the kernels) and WARM_KERNEL point at them."""
+def start_warm() -> tuple[subprocess.Popen, list[str]]:
+    """grading/warm.py's servers, and the command that starts a kernel warm (before its `-m ipykernel_launcher
+    -f FILE`); LLMLAB_WARM_PYTHON, inherited by the kernels, points llmlab.check at the checks' server."""
     warm_py = os.path.join(os.path.dirname(os.path.abspath(__file__)), "warm.py")
     folder = tempfile.mkdtemp(prefix="warm-")
     server = subprocess.Popen([sys.executable, "-s", warm_py, "serve", folder], stdin=subprocess.DEVNULL,
@@ -54,18 +55,15 @@ def start_warm() -> subprocess.Popen:
             break
         time.sleep(0.01)
     os.environ["LLMLAB_WARM_PYTHON"] = json.dumps([sys.executable, "-s", warm_py, "run", sockets[0]])
-    WARM_KERNEL[:] = [sys.executable, "-s", warm_py, "run", sockets[1]]
-    return server
+    return server, [sys.executable, "-s", warm_py, "run", sockets[1]]
 
 
-WARM_KERNEL = []   # the command that starts a kernel warm, before its `-m ipykernel_launcher -f FILE`
-
-
-def run_notebooks(request: dict, results, warm: bool):
+def run_notebooks(request: dict, results, kernel: list[str] | None):
+    """Execute each notebook of the request and write its line; kernel: the command that starts kernels warm."""
     sys.modules["rfc3987_syntax"] = None   # an optional jsonschema format checker; importing it costs 1.5 CPU s
     import nbformat
     from nbgrader.preprocessors import Execute
-    kernels = {"kernel_manager_class": kernel_manager(WARM_KERNEL)} if warm else {}
+    kernels = {"kernel_manager_class": kernel_manager(kernel)} if kernel else {}
     for name, text in request["notebooks"].items():
         notebook = nbformat.reads(text, as_version=4)
         error = None

@@ -1,8 +1,9 @@
-"""The CPU check for device mistakes: the public tests, the hidden tests and the five source notebooks with the
-model on the fake GPU (LLMLAB_DEVICE=fake-cuda: grading/device_under_test.py, llmlab/fake_cuda.py), where any
-operation that mixes its tensors with CPU ones fails as it would on a real GPU. grading/gpu_check.py runs the
-same on a real one. The notebooks take about 4 minutes (every operation on the fake GPU goes through Python),
-so they are a test module of their own, which pytest-xdist can run beside the others."""
+"""The CPU check for device mistakes: the public and the hidden tests with the model on the fake GPU
+(LLMLAB_DEVICE=fake-cuda: grading/device_under_test.py, llmlab/fake_cuda.py), where any operation that mixes its
+tensors with CPU ones fails as it would on a real GPU. The five source notebooks pass the same way with
+`LLMLAB_DEVICE=fake-cuda python -m pytest --nbval solutions/notebooks`, but take about 4 minutes on 2 cores
+(every operation on the fake GPU goes through Python), too long for this suite; grading/gpu_check.py runs both
+on a real GPU."""
 import os
 import re
 import subprocess
