@@ -65,10 +65,13 @@ def buffer_shape(config, batch_size: int, max_seq_len: int) -> torch.Size:
 class RecordingModel:
     """`model(ids)` and `model(ids, cache, last_only=...)` with the semantics of llmlab.model.Llama, computed
     without a KV cache. Every call is recorded in `calls` (tokens fed, cache or not, the cache's length, and
-    the perf_counter() times at which it started and ended); it sleeps `delay_per_token` s per token fed."""
+    the perf_counter() times at which it started and ended); it sleeps `delay_per_token` s per token fed. It
+    runs a copy of `model` on the device under test, if any (grading/device_under_test.py), as student code
+    would find the model there."""
 
     def __init__(self, model, delay_per_token: float = 0.0):
-        self.model, self.config, self.delay_per_token = model, model.config, delay_per_token
+        from grading.device_under_test import on_device  # trusted side only: the sandbox imports this file too
+        self.model, self.config, self.delay_per_token = on_device(model), model.config, delay_per_token
         self.calls, self.caches = [], []
 
     @property

@@ -6,7 +6,6 @@ import time
 
 import torch
 
-from grading.device_under_test import on_device
 from grading.doubles import RecordingModel, serving
 from tests.adapters import call
 from tests.random_llama import random_ids, random_llama
@@ -28,7 +27,7 @@ def run(fn_name, name, batch, length, n, delay=0.0, seed=0, eos_token_id=None):
     the model's config says so (generation must not stop there)."""
     model = random_llama(name, seed=seed)
     input_ids = random_ids(model.config.vocab_size, batch, length, seed=seed + 1)
-    recording = RecordingModel(on_device(model), delay)
+    recording = RecordingModel(model, delay)
     recording.config = dataclasses.replace(model.config, eos_token_id=eos_token_id)
     with serving(recording):
         result = run_served(fn_name, input_ids, n)
@@ -56,7 +55,7 @@ def run_twice(fn_name, name, prompts, seed=0):
     """Two calls on the same served model, one per (batch, length, n) of `prompts`: [(prompt, result, the calls
     of that run, the caches it made)] and the model."""
     model = random_llama(name, seed=seed)
-    recording, runs = RecordingModel(on_device(model)), []
+    recording, runs = RecordingModel(model), []
     with serving(recording):
         for i, (batch, length, n) in enumerate(prompts):
             input_ids = random_ids(model.config.vocab_size, batch, length, seed=seed + 1 + i)
