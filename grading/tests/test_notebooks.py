@@ -216,8 +216,22 @@ def _probe(cwd: Path, **client) -> list:
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code) for code in cells])
     NotebookClient(notebook, timeout=120, allow_errors=True, resources={"metadata": {"path": str(cwd)}},
                    **client).execute(env=dict(os.environ, PROBE="yes"))
-    outputs = [[{k: v for k, v in o.items() if k != "traceback"} for o in cell.outputs] for cell in notebook.cells]
+    outputs = [_merged_streams(cell.outputs) for cell in notebook.cells]
     return outputs[1:], outputs[0][0]["data"]["text/plain"]
+
+
+def _merged_streams(outputs) -> list[dict]:
+    """A cell's outputs, consecutive pieces of one stream joined (how a print arrives, in one message or two,
+    depends on when the kernel flushes), without tracebacks (they name the kernel's temporary files)."""
+    merged = []
+    for output in outputs:
+        output = {k: v for k, v in output.items() if k != "traceback"}
+        if merged and output["output_type"] == "stream" and merged[-1]["output_type"] == "stream" \
+                and merged[-1]["name"] == output["name"]:
+            merged[-1] = {**merged[-1], "text": merged[-1]["text"] + output["text"]}
+        else:
+            merged.append(output)
+    return merged
 
 
 def test_a_warm_kernel_runs_a_notebook_as_a_fresh_one(warm, tmp_path):
