@@ -16,6 +16,7 @@ The main process writes OUT_DIR/<student>/{results.json, feedback.html} (for the
 the nbgrader gradebook OUT_DIR/nbgrader/gradebook.db, and instructor-only logs under OUT_DIR/logs/ (with the
 similarity report of grading/similarity.py); every one of them says which sandbox graded (or why there was none).
 """
+import atexit
 import csv
 import ctypes
 import datetime
@@ -28,14 +29,15 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import warnings
-from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
+from concurrent.futures import Executor, Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from grading import feedback
+from grading import feedback, warm
 from grading.notebooks import (ASSIGNMENT, SOURCE, Course, grade_notebooks, gradebook_url, load_course,
                               prepare_course, source_notebooks)
 from grading.sandbox import (FALLBACK_NOTE, ROOT, SANDBOX_DID_NOT_START, Limits, backend, no_sandbox_reason,
@@ -73,6 +75,54 @@ def _pytest_env(**extra) -> dict:
     return env
 
 
+_warm_lock = threading.Lock()
+_warm = {}          # this process's warm pytest server (grading/warm.py): {"server": Popen, "run": command}
+
+
+def _pytest_python() -> list[str]:
+    """What runs the trusted `-m pytest ...`: a child forked from this grading process's warm server, which
+    imported pytest, torch and transformers once (started at the first call, again if it has gone); with
+    LLMLAB_START=cold, a fresh Python."""
+    if not warm.warm_start():
+        return [sys.executable]
+    with _warm_lock:
+        if not _warm or _warm["server"].poll() is not None:
+            _warm["server"], _warm["run"] = _start_warm_server()
+        return _warm["run"]
+
+
+def _start_warm_server() -> tuple[subprocess.Popen, list[str]]:
+    """The server, started from a thread of its own that never ends: a process started with PR_SET_PDEATHSIG
+    is killed when the thread that started it ends, so the server goes when this grading process does (a Dask
+    worker killed mid-grading, say), and only then."""
+    started = Future()
+
+    def start():
+        folder = tempfile.mkdtemp(prefix="llmlab-warm-")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        try:
+            started.set_result(warm.start([sys.executable], folder, ["pytest"], cwd=ROOT, env=_pytest_env(),
+                                          stdout=subprocess.DEVNULL, start_new_session=True,
+                                          preexec_fn=_die_with_parent))
+        except BaseException as e:  # noqa: BLE001 - raised in the thread that asked
+            started.set_exception(e)
+            return
+        threading.Event().wait()
+
+    threading.Thread(target=start, name="warm pytest server", daemon=True).start()
+    server, run = started.result()
+    return server, run["pytest"]
+
+
+def _stop_warm():
+    with _warm_lock:
+        if _warm:
+            server = _warm.pop("server")
+            server.kill()                   # its children each die with their requester
+            server.wait()
+            _warm.clear()
+
+
 def inventory(tasks=None) -> dict:
     """{task ID: {hidden test node ID: its weight}} from collecting grading/hidden/ (once, in a subprocess)."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -106,7 +156,7 @@ def run_hidden_tests(package: Path, plan: Plan, scratch: Path, logs: Path, secon
                       LLMLAB_CPU_RECORD=str(cpu),
                       LLMLAB_SANDBOX=plan.sandbox, LLMLAB_SANDBOX_LOG=str(scratch / "sandbox-output.log"),
                       LLMLAB_SCRATCH=str(scratch))     # where its reference overlay goes (grading/overlay.py)
-    command = [sys.executable, "-m", "pytest", *nodeids, "-p", "grading.record", "-p", "no:cacheprovider",
+    command = [*_pytest_python(), "-m", "pytest", *nodeids, "-p", "grading.record", "-p", "no:cacheprovider",
                "-q", "--no-header", "--tb=short", "-o", "addopts="]
     timeout = seconds + plan.limits.start_seconds + 120
     with open(output, "wb") as out:
@@ -134,6 +184,10 @@ def _limit_trusted_process(memory: int):
     """In the trusted pytest process, before it starts: its memory limit, and SIGKILL when the grader's thread
     that waits for it dies (a Dask worker killed mid-grading: the retry elsewhere must be the only grading)."""
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    _die_with_parent()
+
+
+def _die_with_parent():
     _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
@@ -315,6 +369,7 @@ def autograde(submissions, out, *, jobs: int = 1, executor: Executor | None = No
     finally:
         if own:
             executor.shutdown()
+        _stop_warm()
     rows = [_row(s, out / s / "results.json") for s, _ in entries]
     _write_sheet(out / "grades.csv", rows)
     similar = similarity_report(entries, out / "logs")

@@ -1,9 +1,10 @@
 """python -m grading.measure [--students N] [--notebooks]: how long autograding takes on this machine.
 
 Builds the release and N submissions (the reference and, in turn, the blank release, as students hand in both),
-then grades the same batch once per way of WAYS (--jobs 1, --jobs 2, a Dask LocalCluster of 2 worker processes:
-grading/distributed.py), hidden tests only; with --notebooks, then once per way of NOTEBOOK_WAYS with the
-notebooks too (kernels and checks started the old way, cold, first). All one after the other in this one run.
+then grades the same batch once per way of WAYS: the old way first (every Python process started cold:
+LLMLAB_START=cold, at --jobs 2), then --jobs 1, --jobs 2 and a Dask LocalCluster of 2 worker processes
+(grading/distributed.py), all started warm (grading/warm.py); hidden tests only, and with --notebooks the same
+ways again with the notebooks too. All one after the other in this one run.
 Prints, per way, seconds per submission (wall clock, without the fixed cost of a batch: collecting the hidden
 tests, opening the gradebook), CPU seconds per submission of the grader and the processes it waited for (the
 sandboxes' own processes are not among them, nor the Dask workers'), the speedup over the first way, and the load
@@ -25,9 +26,10 @@ from pathlib import Path
 
 from grading.autograde import autograde
 from grading.distributed import local_cluster_executor
-from grading.notebooks import ASSIGNMENT, CHECK_START, SOURCE, gradebook_url, release_files, source_notebooks
+from grading.notebooks import ASSIGNMENT, SOURCE, gradebook_url, release_files, source_notebooks
 from grading.release import build_release
 from grading.sandbox import ROOT
+from grading.warm import START
 
 
 @dataclass
@@ -35,7 +37,7 @@ class Way:
     """One way of grading the batch."""
     label: str
     jobs: int
-    check_start: str = "warm"     # how kernels and llmlab.check() start in the sandbox (grading/notebooks.py)
+    start: str = "warm"           # how the grader starts Python processes: LLMLAB_START (grading/warm.py)
     dask: bool = False            # on a Dask LocalCluster of `jobs` worker processes
 
     def executor(self):
@@ -43,9 +45,8 @@ class Way:
         return local_cluster_executor(self.jobs) if self.dask else contextlib.nullcontext()
 
 
-WAYS = [Way("--jobs 1", 1), Way("--jobs 2", 2), Way("Dask LocalCluster, 2 workers", 2, dask=True)]
-NOTEBOOK_WAYS = [Way("--jobs 2, started cold", 2, "cold"), Way("--jobs 1", 1), Way("--jobs 2", 2),
-                 Way("Dask LocalCluster, 2 workers", 2, dask=True)]
+WAYS = [Way("--jobs 2, started cold", 2, "cold"), Way("--jobs 1", 1), Way("--jobs 2", 2),
+        Way("Dask LocalCluster, 2 workers", 2, dask=True)]
 TIMING_FIELDS = ("graded_at", "seconds")     # results.json fields that differ between any two runs
 
 
@@ -126,7 +127,7 @@ def measure(students: int, notebooks: bool, ways: list[Way]) -> dict:
         source = SOURCE if notebooks else None
         for i, way in enumerate(ways):
             out = tmp / f"out-{i}"
-            with _environment(CHECK_START, way.check_start):
+            with _environment(START, way.start):
                 autograde(empty, out, notebooks=source, progress=False)      # makes the nbgrader course, once
                 started = time.monotonic()
                 autograde(empty, out, notebooks=source, progress=False)      # what every batch costs
@@ -159,17 +160,17 @@ def main():
     if args.students < 1:
         parser.error(f"--students must be at least 1, not {args.students}")
     print(f"{args.students} submissions (reference and blank in turn), {os.cpu_count()} CPUs")
-    for notebooks, ways in [(False, WAYS)] + ([(True, NOTEBOOK_WAYS)] if args.notebooks else []):
-        figures = measure(args.students, notebooks, ways)
+    for notebooks in [False, True] if args.notebooks else [False]:
+        figures = measure(args.students, notebooks, WAYS)
         print(f"\n{'with the notebooks' if notebooks else 'hidden tests only'}:")
-        base = figures[ways[0].label]["seconds_per_submission"]
-        for way in ways:
+        base = figures[WAYS[0].label]["seconds_per_submission"]
+        for way in WAYS:
             f = figures[way.label]
             cpu = "" if f["cpu_per_submission"] is None else f"{f['cpu_per_submission']:6.1f} CPU s of the grader itself, "
             print(f"{way.label:32s} {f['seconds_per_submission']:6.1f} s per submission (wall), {cpu}"
                   f"{f['overhead']:.1f} s per batch, {base / f['seconds_per_submission']:.2f}x, totals {f['totals']}, "
                   "load average after " + " ".join(f"{x:.1f}" for x in f["load_average"]))
-        print(f"identical grades, feedback and gradebook entries in every way: yes ({len(ways)} ways)")
+        print(f"identical grades, feedback and gradebook entries in every way: yes ({len(WAYS)} ways)")
 
 
 if __name__ == "__main__":

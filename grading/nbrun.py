@@ -18,9 +18,8 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 
-from warm import kernel_manager
+import warm
 from worker import enter_sandbox, read_frame
 
 PR_SET_DUMPABLE = 4
@@ -28,7 +27,7 @@ PR_SET_DUMPABLE = 4
 
 def main():
     enter_sandbox()
-    warm, kernel = start_warm() if "--warm" in sys.argv[1:] else (None, None)
+    server, kernel = start_warm() if "--warm" in sys.argv[1:] else (None, None)
     ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 0)  # the kernels we start cannot read our memory (the notebooks)
     results = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)                                   # the kernel and the student's code print to the log
@@ -37,25 +36,18 @@ def main():
     try:
         run_notebooks(request, results, kernel)
     finally:
-        if warm is not None:
-            warm.terminate()
-            warm.wait()
+        if server is not None:
+            server.terminate()
+            server.wait()
 
 
 def start_warm() -> tuple[subprocess.Popen, list[str]]:
     """grading/warm.py's servers, and the command that starts a kernel warm (before its `-m ipykernel_launcher
-    -f FILE`); LLMLAB_WARM_PYTHON, inherited by the kernels, points llmlab.check at the checks' server."""
-    warm_py = os.path.join(os.path.dirname(os.path.abspath(__file__)), "warm.py")
-    folder = tempfile.mkdtemp(prefix="warm-")
-    server = subprocess.Popen([sys.executable, "-s", warm_py, "serve", folder], stdin=subprocess.DEVNULL,
-                              stdout=2, close_fds=True)
-    sockets = [os.path.join(folder, role) for role in ("checks", "kernels")]
-    for _ in range(600):             # it binds the sockets before it imports anything
-        if all(os.path.exists(path) for path in sockets) or server.poll() is not None:
-            break
-        time.sleep(0.01)
-    os.environ["LLMLAB_WARM_PYTHON"] = json.dumps([sys.executable, "-s", warm_py, "run", sockets[0]])
-    return server, [sys.executable, "-s", warm_py, "run", sockets[1]]
+    -f FILE`); LLMLAB_WARM_PYTHON, inherited by the kernels, points llmlab.check at the pytest server."""
+    server, run = warm.start([sys.executable, "-s"], tempfile.mkdtemp(prefix="warm-"), ["pytest", "kernels"],
+                             stdout=2, close_fds=True)
+    os.environ["LLMLAB_WARM_PYTHON"] = json.dumps(run["pytest"])
+    return server, run["kernels"]
 
 
 def run_notebooks(request: dict, results, kernel: list[str] | None):
@@ -63,7 +55,7 @@ def run_notebooks(request: dict, results, kernel: list[str] | None):
     sys.modules["rfc3987_syntax"] = None   # an optional jsonschema format checker; importing it costs 1.5 CPU s
     import nbformat
     from nbgrader.preprocessors import Execute
-    kernels = {"kernel_manager_class": kernel_manager(kernel)} if kernel else {}
+    kernels = {"kernel_manager_class": warm.kernel_manager(kernel)} if kernel else {}
     for name, text in request["notebooks"].items():
         notebook = nbformat.reads(text, as_version=4)
         error = None

@@ -13,7 +13,6 @@
 """
 import builtins
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from pathlib import Path
 import nbformat
 
 from grading.sandbox import ROOT, Jail, Limits, SubmissionError
+from grading.warm import warm_start
 from llmlab.tasks import BY_ID, NOTEBOOKS
 
 ASSIGNMENT = "lecture11"
@@ -327,23 +327,10 @@ def _failer(result: NotebookResult, name: str, info: dict):
     return fail
 
 
-CHECK_START = "LLMLAB_CHECK_START"   # environment: how the kernels and llmlab.check() start in the sandbox
-CHECK_STARTS = {"warm": ["--warm"],  # forked from a process that imported the libraries once (grading/warm.py)
-                "cold": []}          # a fresh Python each time, as in a student's own run
-
-
-def check_start() -> list[str]:
-    """nbrun.py's options for the way CHECK_START names (default warm); the grades are the same either way."""
-    way = os.environ.get(CHECK_START) or "warm"
-    if way not in CHECK_STARTS:
-        raise ValueError(f"{CHECK_START}={way!r}: must be one of {', '.join(CHECK_STARTS)}")
-    return CHECK_STARTS[way]
-
-
 def _execute(folder: Path, notebooks: dict[str, str], limits: Limits, log: Path) -> dict:
     """Run the notebooks ({name: notebook JSON}) in the sandbox, in the folder's notebooks/ (which holds no
     hidden test); {name: {"notebook": JSON, "error": ...}} for those that finished."""
-    jail = Jail(folder, [sys.executable, "-s", "{harness}/grading/nbrun.py", *check_start()], limits, log,
+    jail = Jail(folder, [sys.executable, "-s", "{harness}/grading/nbrun.py", *(["--warm"] if warm_start() else [])], limits, log,
                 cwd="{package}/notebooks")
     deadline = time.monotonic() + limits.submission_seconds
     output = b""

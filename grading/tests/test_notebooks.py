@@ -2,13 +2,9 @@
 while the stubs are untouched, and in a real JupyterLab in a real browser, on the student release: running
 cleanly once their exercises are done (notebook 01 with nothing else done), and with the stubs stopping at the
 first check with its task's message."""
-import json
 import os
 import re
 import shutil
-import subprocess
-import sys
-import time
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -174,120 +170,3 @@ def test_the_lab_driver_needs_no_page_focus(lab, tmp_path):
     assert [c["ran"] for c in cells] == [True, True, False]
     assert cells[0]["text"].strip() == "42" and not cells[0]["errors"]
     assert cells[1]["errors"] == ["ZeroDivisionError: division by zero"]
-
-
-# ---- the autograder's warm start of kernels and llmlab.check() (grading/warm.py) -------------------------------
-# Grading the notebooks both ways takes minutes (grading.measure does it); the two ways differ only in how a
-# kernel and llmlab.check()'s `python -m pytest` start, so these compare exactly that.
-
-@pytest.fixture(scope="module")
-def warm(tmp_path_factory):
-    """grading/warm.py's servers, started as nbrun.py starts them; yields the command prefix that runs a module
-    warm, per server: {"checks": [...], "kernels": [...]}."""
-    script, folder = ROOT / "grading" / "warm.py", tmp_path_factory.mktemp("warm")
-    server = subprocess.Popen([sys.executable, "-s", str(script), "serve", str(folder)])
-    try:
-        yield {role: [sys.executable, "-s", str(script), "run", str(folder / role)] for role in ("checks", "kernels")}
-    finally:
-        server.terminate()
-        server.wait()
-
-
-@pytest.fixture
-def warm_python(warm):
-    """LLMLAB_WARM_PYTHON as nbrun.py sets it."""
-    return json.dumps(warm["checks"])
-
-
-PROBE = [  # what a notebook could notice of how its kernel started
-    "import os, sys\nprint(os.getcwd(), os.environ['PROBE'], __name__, sys.argv[0].endswith('ipykernel_launcher.py'))",
-    "from tqdm.auto import tqdm\nfrom tqdm.notebook import tqdm as bar\nprint(issubclass(tqdm, bar))",  # decided at import
-    "import matplotlib\nprint(matplotlib.get_backend())",                  # decides at import: its backend
-    "import matplotlib.pyplot as plt\nplt.plot([1, 2])\nplt.show()",
-    "print('to stderr', file=sys.stderr)",
-    "import llmlab\nprint(llmlab.__file__)",
-    "from llmlab.progress import progress\nfor _ in progress(range(3), desc='bar', bar_format='{desc} {n}/{total}'):\n    pass",  # as check() shows it
-    "1 / 0",
-]
-
-
-def _probe(cwd: Path, **client) -> list:
-    cells = ["import sys\n'torch' in sys.modules"] + PROBE
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code) for code in cells])
-    NotebookClient(notebook, timeout=120, allow_errors=True, resources={"metadata": {"path": str(cwd)}},
-                   **client).execute(env=dict(os.environ, PROBE="yes"))
-    outputs = [_merged_streams(cell.outputs) for cell in notebook.cells]
-    return outputs[1:], outputs[0][0]["data"]["text/plain"]
-
-
-def _merged_streams(outputs) -> list[dict]:
-    """A cell's outputs, consecutive pieces of one stream joined (how a print arrives, in one message or two,
-    depends on when the kernel flushes), without tracebacks (they name the kernel's temporary files)."""
-    merged = []
-    for output in outputs:
-        output = {k: v for k, v in output.items() if k != "traceback"}
-        if merged and output["output_type"] == "stream" and merged[-1]["output_type"] == "stream" \
-                and merged[-1]["name"] == output["name"]:
-            merged[-1] = {**merged[-1], "text": merged[-1]["text"] + output["text"]}
-        else:
-            merged.append(output)
-    return merged
-
-
-def test_a_warm_kernel_runs_a_notebook_as_a_fresh_one(warm, tmp_path):
-    """The same outputs, cell for cell (working directory, environment, tqdm's and matplotlib's choices, a plot,
-    stderr, imports from the working directory, errors); only the libraries were imported before (torch)."""
-    from grading.warm import kernel_manager
-    release = build_release(tmp_path / "release")
-    fresh, preloaded = _probe(release)
-    warmed, warm_preloaded = _probe(release, kernel_manager_class=kernel_manager(warm["kernels"]))
-    assert warmed == fresh
-    assert fresh[1][0]["text"] == "True\n", "tqdm.auto should pick its notebook bar in a kernel"
-    assert (preloaded, warm_preloaded) == ("False", "True")
-
-
-def test_a_warm_child_dies_with_its_requester(warm, tmp_path):
-    """A kernel manager that kills a kernel kills the `warm.py run` process it started: the child goes too."""
-    (tmp_path / "sleeper.py").write_text("import os, time\nprint(os.getpid(), flush=True)\ntime.sleep(120)\n")
-    requester = subprocess.Popen([*warm["checks"], "-m", "sleeper"], cwd=tmp_path, stdout=subprocess.PIPE, text=True)
-    child = int(requester.stdout.readline())
-    requester.kill()
-    requester.wait()
-    for _ in range(100):
-        if not Path(f"/proc/{child}").exists() or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2]:
-            return
-        time.sleep(0.05)
-    os.kill(child, 9)
-    raise AssertionError("the warm child outlived its requester")
-
-
-def _check(release: Path, task_id: str, **env) -> subprocess.CompletedProcess:
-    """llmlab.check(task_id) in a fresh Python in the release folder, as a notebook's kernel runs it."""
-    base = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "LLMLAB_TARGET", "LLMLAB_WARM_PYTHON")}
-    return subprocess.run([sys.executable, "-c", f"import llmlab; llmlab.check({task_id!r})"], cwd=release,
-                          env=dict(base, PYTHONPATH=str(release), **env), capture_output=True, text=True, timeout=600)
-
-
-def _decided(run: subprocess.CompletedProcess) -> tuple:
-    """What a check decides and shows: its exit, its printed line, its error (the progress bar and pytest's own
-    timing left out)."""
-    error = run.stderr[run.stderr.find("Traceback"):] if "Traceback" in run.stderr else ""
-    return run.returncode, *(re.sub(r" in [0-9.]+s\b", " in (time)", text) for text in (run.stdout, error))
-
-
-def test_a_warm_check_decides_as_a_fresh_python(warm_python, tmp_path):
-    """The same exit, printed line and failure report, for a task that passes and for one that fails; and the
-    check really goes through LLMLAB_WARM_PYTHON (pointed at no server, it cannot run)."""
-    release = build_release(tmp_path / "release")
-    lay_reference(release, ["t04_flops"])
-    passed = (_check(release, "t04_flops"), _check(release, "t04_flops", LLMLAB_WARM_PYTHON=warm_python))
-    assert passed[0].returncode == 0 and "✓ t04_flops: public tests pass" in passed[0].stdout, passed[0].stderr
-    nowhere = json.loads(warm_python)[:-1] + [str(tmp_path / "no-server")]
-    unreachable = _check(release, "t04_flops", LLMLAB_WARM_PYTHON=json.dumps(nowhere))
-    assert unreachable.returncode == 1 and "FileNotFoundError" in unreachable.stderr, unreachable.stderr
-    with open(release / "llmlab" / "flops.py", "a", encoding="utf-8") as module:   # counts MACs, not FLOPs
-        module.write("\n\n" + (ROOT / "grading" / "mutants" / "t04_flops" / "macs.py").read_text(encoding="utf-8"))
-    failed = (_check(release, "t04_flops"), _check(release, "t04_flops", LLMLAB_WARM_PYTHON=warm_python))
-    assert failed[0].returncode == 1 and "AssertionError: t04_flops: public tests fail" in failed[0].stderr
-    for cold, warm in (passed, failed):
-        assert _decided(warm) == _decided(cold)
