@@ -7,10 +7,10 @@ LLMLAB_START=cold, at --jobs 2), then --jobs 1, --jobs 2 and a Dask LocalCluster
 ways again with the notebooks too. All one after the other in this one run.
 Prints, per way, seconds per submission (wall clock, without the fixed cost of a batch: collecting the hidden
 tests, opening the gradebook), CPU seconds per submission of the grader and the processes it waited for (the
-sandboxes' own processes are not among them, nor the Dask workers'), the speedup over the first way, and the load
-average, which says how much else the machine was doing; then checks that every way of a table gave the same grades,
-feedback and gradebook entries (it fails, naming the first difference, when they do not). The figures in
-grading/README.md come from here.
+sandboxes' own processes are not among them, nor the Dask workers', nor what the warm servers fork), the speedup
+over the first way, and the load average, which says how much else the machine was doing; then checks that
+every way of a table gave the same grades, feedback and gradebook entries (it fails, naming the first difference,
+when they do not). The figures in grading/README.md come from here.
 """
 import argparse
 import contextlib
