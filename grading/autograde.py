@@ -18,7 +18,6 @@ similarity report of grading/similarity.py); every one of them says which sandbo
 """
 import atexit
 import csv
-import ctypes
 import datetime
 import hashlib
 import json
@@ -48,7 +47,6 @@ from llmlab.tasks import BY_ID, MAX_POINTS, TASK_IDS, TASKS
 
 HIDDEN = ROOT / "grading" / "hidden"
 LOG_BYTES = 256 << 10       # of each instructor log kept per student
-_LIBC, PR_SET_PDEATHSIG = ctypes.CDLL(None, use_errno=True), 1     # loaded here: not in a forked child
 
 
 @dataclass
@@ -93,8 +91,8 @@ def _pytest_python() -> list[str]:
 
 def _start_warm_server() -> tuple[subprocess.Popen, list[str]]:
     """The server, started from a thread of its own that never ends: a process started with PR_SET_PDEATHSIG
-    is killed when the thread that started it ends, so the server goes when this grading process does (a Dask
-    worker killed mid-grading, say), and only then."""
+    (warm.die_with_parent) is killed when the thread that started it ends, so the server goes when this grading
+    process does (a Dask worker killed mid-grading, say), and only then."""
     started = Future()
 
     def start():
@@ -103,7 +101,7 @@ def _start_warm_server() -> tuple[subprocess.Popen, list[str]]:
         try:
             started.set_result(warm.start([sys.executable], folder, ["pytest"], cwd=ROOT, env=_pytest_env(),
                                           stdout=subprocess.DEVNULL, start_new_session=True,
-                                          preexec_fn=_die_with_parent))
+                                          preexec_fn=warm.die_with_parent))
         except BaseException as e:  # noqa: BLE001 - raised in the thread that asked
             started.set_exception(e)
             return
@@ -184,11 +182,7 @@ def _limit_trusted_process(memory: int):
     """In the trusted pytest process, before it starts: its memory limit, and SIGKILL when the grader's thread
     that waits for it dies (a Dask worker killed mid-grading: the retry elsewhere must be the only grading)."""
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    _die_with_parent()
-
-
-def _die_with_parent():
-    _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    warm.die_with_parent()
 
 
 def _keep_log(source: Path, dest: Path):

@@ -1,17 +1,18 @@
 """Starts Python processes already warm: the trusted hidden tests' `python -m pytest ...` (in the grader), and,
 inside the sandbox, the notebooks' kernels and the `python -m pytest ...` of each `llmlab.check()`.
 
-A fresh Python spends seconds importing torch, pytest, transformers and IPython before it does
-anything, and a graded submission starts one trusted pytest, five kernels and sixteen checks. `python warm.py
-serve FOLDER ROLE...` imports those libraries once and serves each ROLE (PRELOAD) on the socket FOLDER/ROLE,
-forking one child per request; `python warm.py run SOCKET -m MODULE ARGS...` is the request: it hands the child
-its working directory, environment, resource limits, arguments and its own stdin, stdout and stderr, forwards
-SIGINT and SIGTERM to it and exits with its exit code; the child dies with it if it is killed. So each kernel (`-m ipykernel_launcher -f
-CONNECTION_FILE`) and each pytest still gets a fresh process of its own, which imports llmlab and the tests
-itself; only libraries are imported already, and only those that behave the same whether imported before or
-after the fork. grading/autograde.py starts the "pytest" server once per grading process; nbrun.py starts the
-"pytest" and "kernels" servers in each submission's sandbox, starts the kernels through them and points
-llmlab.check at the first through LLMLAB_WARM_PYTHON (llmlab/check.py); students' own runs never see any of it.
+A fresh Python spends seconds importing torch, pytest, transformers and IPython before it does anything, and a
+graded submission starts one trusted pytest, five kernels and sixteen checks. `python warm.py serve FOLDER
+ROLE...` imports those libraries once and serves each ROLE (PRELOAD) on the socket FOLDER/ROLE, forking one
+child per request; `python warm.py run SOCKET -m MODULE ARGS...` is the request: it hands the child its working
+directory, environment, resource limits, arguments and its own stdin, stdout and stderr, forwards SIGINT and
+SIGTERM to it and exits with its exit code; the child dies with it if it is killed. So each kernel (`-m
+ipykernel_launcher -f CONNECTION_FILE`) and each pytest still gets a fresh process of its own, which imports
+llmlab and the tests itself; only libraries are imported already, and only those that behave the same whether
+imported before or after the fork. grading/autograde.py starts the "pytest" server once per grading process;
+nbrun.py starts the "pytest" and "kernels" servers in each submission's sandbox, starts the kernels through
+them and points llmlab.check at the first through LLMLAB_WARM_PYTHON (llmlab/check.py); students' own runs
+never see any of it.
 """
 import ctypes
 import gc
@@ -43,6 +44,7 @@ LIMITS = [resource.RLIMIT_AS, resource.RLIMIT_CPU, resource.RLIMIT_FSIZE, resour
 START = "LLMLAB_START"      # the grader's environment: warm (the default) or cold, a fresh Python every time
 REQUEST_BYTES = 1 << 20
 PR_SET_PDEATHSIG = 1
+_LIBC = ctypes.CDLL(None, use_errno=True)    # loaded here, not in a child forked from a threaded process
 
 
 def warm_start() -> bool:
@@ -51,6 +53,11 @@ def warm_start() -> bool:
     if way not in ("warm", "cold"):
         raise ValueError(f"{START}={way!r}: must be warm or cold")
     return way == "warm"
+
+
+def die_with_parent():
+    """This process gets SIGKILL when the thread that started it ends (PR_SET_PDEATHSIG)."""
+    _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def serve(folder: str, roles: list[str]):
@@ -67,7 +74,7 @@ def serve(folder: str, roles: list[str]):
     role = roles[0]
     for other in roles[1:]:
         if os.fork() == 0:
-            ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)   # ends with the first server
+            die_with_parent()           # ends with the first server
             role = other
             break
     for name in set(servers) - {role}:
