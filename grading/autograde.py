@@ -115,9 +115,8 @@ def _start_warm_server() -> tuple[subprocess.Popen, list[str]]:
 def _stop_warm():
     with _warm_lock:
         if _warm:
-            server = _warm.pop("server")
-            server.kill()                   # its children each die with their requester
-            server.wait()
+            _warm["server"].kill()          # its children each die with their requester
+            _warm["server"].wait()
             _warm.clear()
 
 

@@ -16,6 +16,7 @@ from nbclient import NotebookClient
 
 from grading import warm as warm_py
 from grading.autograde import autograde
+from grading.measure import graded
 from grading.tests import builders as b
 from grading.overlay import ROOT
 from grading.release import build_release
@@ -194,8 +195,9 @@ def _running(pid: int) -> bool:
 
 
 def test_hidden_tests_grade_the_same_warm_and_cold(tmp_path, monkeypatch):
-    """The trusted pytest started warm (once per grading process) gives every submission the results a fresh
-    one gives: a reference, a blank and a partly done submission, a task's hidden tests each."""
+    """The trusted pytest started warm (once per grading process) gives every submission what a fresh one gives
+    (grade sheet row, results.json but for its time stamps, feedback, gradebook scores): a reference, a blank
+    and a partly done submission."""
     tasks = ["t02_temperature", "t04_flops"]
     release, subs = build_release(tmp_path / "release"), tmp_path / "submissions"
     reference = b.reference_modules()
@@ -205,21 +207,11 @@ def test_hidden_tests_grade_the_same_warm_and_cold(tmp_path, monkeypatch):
     decided, started, start = {}, [], warm_py.start
     monkeypatch.setattr(warm_py, "start", lambda *args, **kwargs: started.append(args[2]) or start(*args, **kwargs))
     for way in ("cold", "warm"):
-        os.environ[warm_py.START] = way
-        try:
-            autograde(subs, tmp_path / way, jobs=2, tasks=tasks, notebooks=None, progress=False)
-        finally:
-            del os.environ[warm_py.START]
-        decided[way] = {student: _without_timing(json.loads((tmp_path / way / student / "results.json").read_text()))
-                        for student in ("reference", "blank", "partial")}
+        monkeypatch.setenv(warm_py.START, way)
+        rows = autograde(subs, tmp_path / way, jobs=2, tasks=tasks, notebooks=None, progress=False)
+        decided[way] = graded(tmp_path / way, rows)  # grade sheet, results.json, feedback, gradebook
     assert started == [["pytest"]]        # once, for the warm way's batch
     assert decided["warm"] == decided["cold"]
-    assert decided["warm"]["reference"]["score"] == sum(BY_ID[t].points for t in tasks)
-    assert decided["warm"]["blank"]["score"] == 0
-    assert decided["warm"]["partial"]["score"] == BY_ID["t02_temperature"].points
-
-
-def _without_timing(results: dict) -> dict:
-    results["extra_data"].pop("graded_at")
-    results["extra_data"].pop("seconds")
-    return results
+    scores = {student: found["results.json"]["score"] for student, found in decided["warm"].items()}
+    assert scores == {"reference": sum(BY_ID[t].points for t in tasks), "blank": 0,
+                      "partial": BY_ID["t02_temperature"].points}
